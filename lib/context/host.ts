@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto'
+import type { PluginSpec } from '../config/types'
+import { errors } from '../errors'
+import { compileModule, ModuleError, type CompiledModule } from '../vm/module'
+import type { StreamAdapter } from './adapter'
+import { HttpStream } from './http-stream'
+import { PinoSink, type PinoLike } from './logger'
+import { Plugin } from './plugin'
+import { ProxyVm, VmStartError } from './proxy-vm'
+
+export interface HostOptions {
+  /** The application logger; filters log through it outside requests. */
+  logger: PinoLike
+  /** How long a root context that answered false from on_done may take to call proxy_done. */
+  shutdownGraceMs: number
+}
+
+export interface VmStats {
+  vmId: string
+  abi: string
+  plugins: string[]
+  failed: boolean
+  failure?: { callback: string, message: string }
+  /** Stream contexts alive right now. */
+  streamContexts: number
+  memoryBytes: number
+}
+
+// Which configuration key a start failure points at.
+const FAILURE_KEY: Record<string, string> = {
+  proxy_on_context_create: 'root_id',
+  proxy_on_vm_start: 'vm_config.configuration',
+  proxy_on_configure: 'configuration'
+}
+
+/**
+ * Every configured filter, started: modules compiled once, VMs shared by
+ * plugins with the same vm_id, code, VM configuration and environment
+ * (each with its own root context), roots started and configured.
+ */
+export class WasmHost {
+  readonly byName = new Map<string, Plugin>()
+  private closed = false
+
+  private constructor (readonly plugins: Plugin[], readonly vms: ProxyVm[], private readonly options: HostOptions) {
+    for (const p of plugins) this.byName.set(p.name, p)
+  }
+
+  static async start (specs: PluginSpec[], options: HostOptions): Promise<WasmHost> {
+    const modules = new Map<string, Promise<CompiledModule>>()
+    const vms = new Map<string, ProxyVm>()
+    const plugins: Plugin[] = []
+    const host = new WasmHost(plugins, [], options)
+    try {
+      for (const spec of specs) {
+        const sha = createHash('sha256').update(spec.vm.code).digest('hex')
+        let compiling = modules.get(sha)
+        if (compiling === undefined) {
+          compiling = compileModule(spec.vm.code)
+          modules.set(sha, compiling)
+        }
+        let compiled: CompiledModule
+        try {
+          compiled = await compiling
+        } catch (err) {
+          if (err instanceof ModuleError) {
+            throw new errors.Module(`${spec.source}: ${spec.keyPrefix}vm_config.code: ${spec.vm.codeSource}: ${err.message}`)
+          }
+          throw err
+        }
+        const key = createHash('sha256')
+          .update(spec.vm.vmId).update('\0').update(sha).update('\0')
+          .update(spec.vm.configuration).update('\0').update(spec.vm.environ.join('\0'))
+          .digest('hex')
+        let vm = vms.get(key)
+        if (vm === undefined) {
+          try {
+            vm = ProxyVm.create(compiled, {
+              vmId: spec.vm.vmId,
+              vmConfiguration: spec.vm.configuration,
+              environ: spec.vm.environ,
+              log: new PinoSink(options.logger, spec.name, 0)
+            })
+          } catch (err) {
+            if (err instanceof VmStartError) throw new errors.Start(`${spec.source}: ${spec.keyPrefix}vm_config.code: ${spec.vm.codeSource}: ${err.message}`)
+            throw err
+          }
+          vms.set(key, vm)
+          host.vms.push(vm)
+          host.watchFailures(vm)
+        }
+        const info = { name: spec.name, rootId: spec.rootId, vmId: spec.vm.vmId, configuration: spec.configuration, failOpen: spec.failOpen, source: spec.source }
+        const root = vm.newRootContext(info, new PinoSink(options.logger, spec.name, 0))
+        const plugin = new Plugin(info, vm, root)
+        plugins.push(plugin)
+        host.byName.set(plugin.name, plugin)
+        try {
+          vm.startRoot(root)
+        } catch (err) {
+          if (err instanceof VmStartError) {
+            const key = FAILURE_KEY[err.callback] ?? 'vm_config'
+            throw new errors.Start(`${spec.source}: ${spec.keyPrefix}${key}: filter ${JSON.stringify(spec.name)} (root_id ${JSON.stringify(spec.rootId)}): ${err.message}`)
+          }
+          throw err
+        }
+      }
+    } catch (err) {
+      await host.close()
+      throw err
+    }
+    return host
+  }
+
+  private watchFailures (vm: ProxyVm): void {
+    vm.wasm.onFail((callback, message) => {
+      const names = this.plugins.filter(p => p.vm === vm).map(p => p.name)
+      this.options.logger.error(
+        { vmId: vm.options.vmId, filters: names, callback },
+        `proxy-wasm: the VM of ${names.join(', ')} failed in ${callback}: ${message}`
+      )
+    })
+  }
+
+  /** A request through `chain`. */
+  stream (chain: readonly Plugin[], adapter: StreamAdapter): HttpStream {
+    return new HttpStream(chain, adapter)
+  }
+
+  /** Root on_done/on_delete for every plugin; timers stop. */
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await Promise.all(this.plugins.map(p => p.vm.stopRoot(p.root, this.options.shutdownGraceMs)))
+  }
+
+  stats (): VmStats[] {
+    return this.vms.map(vm => ({
+      vmId: vm.options.vmId,
+      abi: vm.abi,
+      plugins: this.plugins.filter(p => p.vm === vm).map(p => p.name),
+      failed: vm.wasm.failed,
+      failure: vm.wasm.failure,
+      streamContexts: vm.streamContexts().length,
+      memoryBytes: vm.mem.byteLength
+    }))
+  }
+}

@@ -1,0 +1,10 @@
+/** What a root context needs to know about its plugin. */
+export interface PluginInfo {
+  readonly name: string
+  readonly rootId: string
+  readonly vmId: string
+  readonly configuration: Buffer
+  readonly failOpen: boolean
+  /** Where it was configured (file or configs[i]), for messages. */
+  readonly source: string
+}

@@ -1,0 +1,57 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import { loadConfigs } from '../config/load'
+import type { PluginConfig } from '../config/types'
+import { WasmHost, type VmStats } from '../context/host'
+import type { PinoLike } from '../context/logger'
+import { errors } from '../errors'
+import { buildHooks, kStream } from './hooks'
+import { ChainResolver } from './routes'
+
+export interface ProxyWasmOptions {
+  /**
+   * The filters, in chain order: paths of YAML files (the ATS plugin's
+   * format or Envoy's PluginConfig shape), or configuration objects.
+   */
+  configs: Array<string | PluginConfig | { config: PluginConfig }>
+  /** Where relative paths in `configs` (and in configuration objects) start. Default: process.cwd(). */
+  baseDir?: string
+  /** How long `app.close()` waits for a filter that asked to finish asynchronously. Default 5000 ms. */
+  shutdownGraceMs?: number
+}
+
+/** The `app.proxyWasm` decorator. */
+export interface ProxyWasmApi {
+  /** The configured filter names, in chain order. */
+  readonly filters: string[]
+  /** Per VM: its filters, failure state, live stream contexts and memory. */
+  stats (): VmStats[]
+}
+
+export const proxyWasmPlugin: FastifyPluginAsync<ProxyWasmOptions> = async function (app: FastifyInstance, opts: ProxyWasmOptions) {
+  if (opts === null || typeof opts !== 'object') throw new errors.InvalidConfig('options: expected an object with a configs list')
+  const baseDir = opts.baseDir ?? process.cwd()
+  const grace = opts.shutdownGraceMs ?? 5000
+  if (typeof grace !== 'number' || !Number.isFinite(grace) || grace < 0) {
+    throw new errors.InvalidConfig(`options.shutdownGraceMs: expected a number of milliseconds >= 0, got ${JSON.stringify(grace)}`)
+  }
+  const specs = await loadConfigs(opts.configs, baseDir)
+  const host = await WasmHost.start(specs, { logger: app.log as unknown as PinoLike, shutdownGraceMs: grace })
+  app.addHook('onClose', async () => host.close())
+
+  const api: ProxyWasmApi = {
+    filters: host.plugins.map(p => p.name),
+    stats: () => host.stats()
+  }
+  app.decorate('proxyWasm', api)
+  app.decorateRequest(kStream, null)
+
+  const chains = new ChainResolver(host)
+  // Check route filter lists as routes are declared, so mistakes fail at startup.
+  app.addHook('onRoute', (route) => {
+    const config = route.config as Record<string, unknown> | undefined
+    chains.resolve(config?.proxyWasm, `route ${String(route.method)} ${route.url}`)
+  })
+  const hooks = buildHooks(host, chains)
+  app.addHook('onRequest', hooks.onRequest)
+  app.addHook('onSend', hooks.onSend)
+}
