@@ -1,6 +1,6 @@
 import { BufferType, LogLevel, MapType, StreamType } from '../abi/enums'
 import { NO_PSEUDO_HEADERS, REQUEST_PSEUDO_HEADERS, RESPONSE_PSEUDO_HEADERS, type HeaderMap } from '../abi/header-map'
-import type { PropertyValue } from '../abi/property'
+import { splitDotted, type PropertyValue } from '../abi/property'
 import { WasmResult } from '../abi/status'
 import type { HostBuffer, HostContext, LocalResponse, LogSink } from '../host/types'
 import { isWellKnown, setStreamAttribute, streamAttribute } from './attributes'
@@ -10,6 +10,15 @@ import type { PluginInfo } from './plugin-info'
 import type { ProxyVm } from './proxy-vm'
 
 const propertyKey = (path: string[]) => path.join('\0')
+
+/** `request.path` written with dots means the attribute request/path. */
+function attributePath (path: string[]): string[] {
+  if (path.length === 1 && path[0].includes('.')) {
+    const dotted = splitDotted(path[0])
+    if (isWellKnown(dotted)) return dotted
+  }
+  return path
+}
 
 /** Behaviour shared by the VM, root and stream contexts. */
 export abstract class BaseContext implements HostContext {
@@ -105,7 +114,7 @@ export class RootContext extends BaseContext {
   }
 
   override setProperty (path: string[], _key: string, value: Buffer): WasmResult {
-    if (isWellKnown(path) || pluginProperty(this.plugin, path) !== undefined) return WasmResult.BadArgument
+    if (isWellKnown(attributePath(path)) || pluginProperty(this.plugin, path) !== undefined) return WasmResult.BadArgument
     this.props.set(propertyKey(path), value)
     return WasmResult.Ok
   }
@@ -205,13 +214,15 @@ export class StreamContext extends BaseContext {
       const own = pluginProperty(this.root.plugin, path)
       if (own !== undefined) return own
     }
-    if (isWellKnown(path)) return streamAttribute(path, this.stream)
+    const attr = attributePath(path)
+    if (isWellKnown(attr)) return streamAttribute(attr, this.stream)
     return this.stream.props.get(propertyKey(path))
   }
 
   override setProperty (path: string[], _key: string, value: Buffer): WasmResult {
     if (pluginProperty(this.root.plugin, path) !== undefined) return WasmResult.BadArgument
-    if (isWellKnown(path)) return setStreamAttribute(path, value, this.stream)
+    const attr = attributePath(path)
+    if (isWellKnown(attr)) return setStreamAttribute(attr, value, this.stream)
     // Filter state is per request and shared by the filters of the chain.
     this.stream.props.set(propertyKey(path), value)
     return WasmResult.Ok

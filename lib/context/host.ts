@@ -90,7 +90,7 @@ export class WasmHost {
           host.watchFailures(vm)
         }
         const info = { name: spec.name, rootId: spec.rootId, vmId: spec.vm.vmId, configuration: spec.configuration, failOpen: spec.failOpen, source: spec.source }
-        const root = vm.newRootContext(info, new PinoSink(options.logger, spec.name, 0))
+        const root = vm.newRootContext(info, id => new PinoSink(options.logger, spec.name, id))
         const plugin = new Plugin(info, vm, root)
         plugins.push(plugin)
         host.byName.set(plugin.name, plugin)

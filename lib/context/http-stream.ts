@@ -4,6 +4,7 @@ import { WasmResult } from '../abi/status'
 import type { HostBuffer, LocalResponse, LogSink } from '../host/types'
 import type { LocalReply, StreamAdapter } from './adapter'
 import { StreamContext } from './contexts'
+import { holdForPause, releasePause } from './keep-alive'
 import type { Plugin } from './plugin'
 import type { StreamInfo } from './stream-info'
 
@@ -163,6 +164,7 @@ export class HttpStream {
   }
 
   private pause (): Promise<Outcome> {
+    holdForPause()
     return new Promise(resolve => { this.waiter = resolve })
   }
 
@@ -170,7 +172,10 @@ export class HttpStream {
     const w = this.waiter
     this.waiter = undefined
     this.pausedAt = -1
-    if (w !== undefined) w(o)
+    if (w !== undefined) {
+      releasePause()
+      w(o)
+    }
   }
 
   private stepRequest (): Outcome | undefined {

@@ -209,9 +209,9 @@ export class ProxyVm implements HostVm {
     return id
   }
 
-  newRootContext (plugin: PluginInfo, log: LogSink): RootContext {
+  newRootContext (plugin: PluginInfo, makeLog: (id: number) => LogSink): RootContext {
     const id = this.allocId()
-    const root = new RootContext(this, id, plugin, this.recording(log))
+    const root = new RootContext(this, id, plugin, this.recording(makeLog(id)))
     this.contexts.set(id, root)
     this.roots.push(root)
     return root
