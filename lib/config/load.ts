@@ -212,13 +212,13 @@ async function pluginSpec (v: unknown, at: At, fallbackName: string): Promise<Pl
   if (policy !== undefined && failOpen !== undefined && (policy === 'FAIL_OPEN') !== failOpen && policy !== 'UNSPECIFIED') {
     policyAt.fail(`contradicts fail_open: ${failOpen}`)
   }
-  optBool(o.allow_on_headers_stop_iteration, at.child('allow_on_headers_stop_iteration'))
   const name = optString(o.name, at.child('name'))
   return {
     name: name !== undefined && name !== '' ? name : (root !== '' ? root : fallbackName),
     rootId: root,
     configuration: configurationBytes(o.configuration, at.child('configuration')),
     failOpen: policy === 'FAIL_OPEN' || failOpen === true,
+    allowStopIteration: optBool(o.allow_on_headers_stop_iteration, at.child('allow_on_headers_stop_iteration')) ?? false,
     source: at.source,
     keyPrefix: at.key === '' ? '' : at.key + '.',
     vm: await vmSpec(vm, vmAt)

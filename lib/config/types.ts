@@ -52,6 +52,8 @@ export interface PluginSpec {
   rootId: string
   configuration: Buffer
   failOpen: boolean
+  /** Envoy's allow_on_headers_stop_iteration: StopIteration from headers still lets body callbacks run. */
+  allowStopIteration: boolean
   /** `filters/auth.yaml` or `configs[1]`: where to look when it fails. */
   source: string
   /** Key path of the plugin map inside the source (`config.` for ATS files). */

@@ -13,7 +13,7 @@ export interface LocalReply {
   grpcStatus?: number
   /** Set when the reply is the fail-closed answer of a failed VM. */
   failure?: { plugin: string, callback: string, message: string }
-  /** The filter that sent it (undefined for failures). */
+  /** The filter that sent it (undefined for failures and host limits). */
   plugin?: string
 }
 
@@ -33,4 +33,10 @@ export interface StreamAdapter {
   sendLocalReply (reply: LocalReply): void
   /** Drop the request without a response (proxy_close_stream). */
   reset (): void
+  /** Request body that passed every filter, and its end. */
+  requestData (chunks: Buffer[]): void
+  requestEnd (trailers: HeaderMap | undefined): void
+  /** Response body that passed every filter, and its end. */
+  responseData (chunks: Buffer[]): void
+  responseEnd (trailers: HeaderMap | undefined): void
 }

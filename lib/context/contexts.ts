@@ -206,7 +206,7 @@ export class StreamContext extends BaseContext {
   }
 
   override buffer (type: BufferType): HostBuffer | undefined {
-    return this.stream.buffer(type) ?? super.buffer(type)
+    return this.stream.buffer(type, this) ?? super.buffer(type)
   }
 
   override property (path: string[]): PropertyValue | undefined {

@@ -13,6 +13,8 @@ export interface HostOptions {
   logger: PinoLike
   /** How long a root context that answered false from on_done may take to call proxy_done. */
   shutdownGraceMs: number
+  /** Most body bytes a filter may hold back before the client gets 413 (request) or 500 (response). */
+  bodyLimit: number
 }
 
 export interface VmStats {
@@ -89,7 +91,7 @@ export class WasmHost {
           host.vms.push(vm)
           host.watchFailures(vm)
         }
-        const info = { name: spec.name, rootId: spec.rootId, vmId: spec.vm.vmId, configuration: spec.configuration, failOpen: spec.failOpen, source: spec.source }
+        const info = { name: spec.name, rootId: spec.rootId, vmId: spec.vm.vmId, configuration: spec.configuration, failOpen: spec.failOpen, allowStopIteration: spec.allowStopIteration, source: spec.source }
         const root = vm.newRootContext(info, id => new PinoSink(options.logger, spec.name, id))
         const plugin = new Plugin(info, vm, root)
         plugins.push(plugin)
@@ -123,7 +125,7 @@ export class WasmHost {
 
   /** A request through `chain`. */
   stream (chain: readonly Plugin[], adapter: StreamAdapter): HttpStream {
-    return new HttpStream(chain, adapter)
+    return new HttpStream(chain, adapter, { bodyLimit: this.options.bodyLimit })
   }
 
   /** Root on_done/on_delete for every plugin; timers stop. */

@@ -4,6 +4,7 @@ import { WasmResult } from '../abi/status'
 import type { HostBuffer, LocalResponse, LogSink } from '../host/types'
 import type { LocalReply, StreamAdapter } from './adapter'
 import { StreamContext } from './contexts'
+import { DIVERTED, Direction, type DirectionDriver } from './direction'
 import { holdForPause, releasePause } from './keep-alive'
 import type { Plugin } from './plugin'
 import type { StreamInfo } from './stream-info'
@@ -32,16 +33,23 @@ interface Slot {
 }
 
 interface Pending {
-  continued: boolean
   local: LocalReply | undefined
   close: boolean
+}
+
+type Dir = 'request' | 'response'
+
+export interface StreamOptions {
+  /** Most body bytes a filter may hold back (StopIterationAndBuffer) before the client gets 413/500. */
+  bodyLimit: number
 }
 
 /**
  * One request through a chain of filters: request callbacks in chain order,
  * response callbacks in reverse, then on_log, on_done and on_delete for
- * every filter that saw the request. Pauses until a filter continues, and
- * turns local replies, resets and VM failures into outcomes.
+ * every filter that saw the request. Headers, body and trailers flow per
+ * direction (see Direction); this class runs the callbacks and turns local
+ * replies, resets and VM failures into outcomes for the server layer.
  */
 export class HttpStream {
   /** Properties filters set during this request (Envoy's filter state). */
@@ -55,35 +63,46 @@ export class HttpStream {
   private readonly slots: Slot[]
   private reqMap: HeaderMap | undefined
   private respMap: HeaderMap | undefined
-  private index = 0
-  private eos = false
+  private readonly req: Direction
+  private res: Direction | undefined
+  /** Response positions -> slot indices (the filters that saw the request, reversed). */
+  private resOrder: number[] = []
   private running: StreamContext | undefined
-  private readonly pending: Pending = { continued: false, local: undefined, close: false }
-  private pausedAt = -1
+  private runningDir: Dir | undefined
+  /** The body callback in progress (its buffer is the one get/set_buffer_bytes see). */
+  private bodyCall: { dir: Dir, position: number, eos: boolean } | undefined
+  private readonly pending: Pending = { local: undefined, close: false }
   private waiter: ((o: Outcome) => void) | undefined
+  private waiterDir: Dir | undefined
   private queuedLocal: LocalReply | undefined
+  private outcome: Outcome | undefined
 
-  constructor (plugins: readonly Plugin[], private readonly adapter: StreamAdapter) {
+  constructor (plugins: readonly Plugin[], private readonly adapter: StreamAdapter, private readonly options: StreamOptions) {
     this.slots = plugins.map(plugin => ({ plugin, ctx: undefined, entered: false, skipped: false }))
+    this.req = new Direction(this.slots.length, this.requestDriver(), options.bodyLimit)
   }
 
   get info (): StreamInfo {
     return this.adapter.info
   }
 
+  /** Whether a phase is waiting on a filter. */
   get paused (): boolean {
-    return this.pausedAt >= 0
-  }
-
-  /** Live stream contexts of this request (leak checks, tests). */
-  get contextCount (): number {
-    let n = 0
-    for (const s of this.slots) if (s.ctx !== undefined) n++
-    return n
+    return this.waiter !== undefined
   }
 
   makeSink (filter: string, contextId: number): LogSink {
     return this.adapter.makeSink(filter, contextId)
+  }
+
+  /** Whether any filter of the chain takes request body (or trailer) callbacks. */
+  get wantsRequestBody (): boolean {
+    return this.slots.some(s => s.plugin.vm.cb.requestBody !== undefined || s.plugin.vm.cb.requestTrailers !== undefined)
+  }
+
+  /** Whether any filter that saw the request takes response body (or trailer) callbacks. */
+  get wantsResponseBody (): boolean {
+    return this.slots.some(s => s.entered && !s.skipped && (s.plugin.vm.cb.responseBody !== undefined || s.plugin.vm.cb.responseTrailers !== undefined))
   }
 
   // ---- what contexts read -------------------------------------------------
@@ -98,30 +117,61 @@ export class HttpStream {
   }
 
   requestHeadersWritable (): boolean {
-    return this.phase === Phase.Request
+    return this.phase === Phase.Request && !this.req.released
   }
 
   responseHeadersWritable (): boolean {
-    return this.phase === Phase.Response
+    return this.phase === Phase.Response && this.res !== undefined && !this.res.released
   }
 
   headerMap (type: MapType): HeaderMap | undefined {
-    if (type === MapType.RequestHeaders) return this.requestHeaders()
-    if (type === MapType.ResponseHeaders) return this.respMap
+    switch (type) {
+      case MapType.RequestHeaders: return this.requestHeaders()
+      case MapType.ResponseHeaders: return this.respMap
+      case MapType.RequestTrailers: return this.trailersOf('request')
+      case MapType.ResponseTrailers: return this.trailersOf('response')
+      default: return undefined
+    }
+  }
+
+  /** Trailers exist once the peer sent them, or when a filter adds them at the last body chunk. */
+  private trailersOf (dir: Dir): HeaderMap | undefined {
+    const d = dir === 'request' ? this.req : this.res
+    if (d === undefined) return undefined
+    if (d.trailers !== undefined) return d.trailers
+    const call = this.bodyCall
+    if (call !== undefined && call.dir === dir && call.eos) return d.ensureTrailers(call.position, () => new HeaderMap())
     return undefined
   }
 
   headerMapWritable (type: MapType): boolean {
-    if (type === MapType.RequestHeaders) return this.phase === Phase.Request
-    if (type === MapType.ResponseHeaders) return this.phase === Phase.Response
-    return false
+    switch (type) {
+      case MapType.RequestHeaders: return this.requestHeadersWritable()
+      case MapType.ResponseHeaders: return this.responseHeadersWritable()
+      case MapType.RequestTrailers: return this.phase < Phase.Log && !this.req.finished
+      case MapType.ResponseTrailers: return this.phase < Phase.Log && this.res !== undefined && !this.res.finished
+      default: return false
+    }
   }
 
-  buffer (_type: BufferType): HostBuffer | undefined {
+  /** The body a filter's get/set_buffer_bytes act on: during its body callback, or while it holds some. */
+  buffer (type: BufferType, ctx: StreamContext): HostBuffer | undefined {
+    if (this.phase >= Phase.Log) return undefined
+    let dir: Dir
+    if (type === BufferType.HttpRequestBody) dir = 'request'
+    else if (type === BufferType.HttpResponseBody) dir = 'response'
+    else return undefined
+    const d = dir === 'request' ? this.req : this.res
+    if (d === undefined) return undefined
+    const position = dir === 'request' ? ctx.index : this.resOrder.indexOf(ctx.index)
+    if (position < 0) return undefined
+    const call = this.bodyCall
+    const buf = d.bufferAt(position)
+    if ((call !== undefined && call.dir === dir && call.position === position) || buf.length > 0) return buf
     return undefined
   }
 
-  /** The request headers as filters left them, once the request phase ended. */
+  /** The request headers as filters left them. */
   get finalRequestHeaders (): HeaderMap | undefined {
     return this.reqMap
   }
@@ -130,32 +180,63 @@ export class HttpStream {
     return this.respMap
   }
 
-  // ---- phases -------------------------------------------------------------
-
-  /** proxy_on_request_headers through the chain, in order. */
-  runRequestHeaders (endOfStream: boolean): Outcome | Promise<Outcome> {
-    this.phase = Phase.Request
-    this.eos = endOfStream
-    this.index = 0
-    this.requestHeaders()
-    const o = this.stepRequest()
-    return o ?? this.pause()
+  /** Whether the body at `dir` has fully passed the chain already (so its size is known). */
+  bodyComplete (dir: Dir): boolean {
+    const d = dir === 'request' ? this.req : this.res
+    return d !== undefined && d.finished
   }
 
-  /** proxy_on_response_headers through the filters that saw the request, in reverse. */
+  // ---- phases -------------------------------------------------------------
+
+  /** Request headers through the chain. Resolves when they reach the route (or the stream is answered). */
+  runRequestHeaders (endOfStream: boolean): Outcome | Promise<Outcome> {
+    this.phase = Phase.Request
+    this.requestHeaders()
+    this.outcome = undefined
+    this.req.start(endOfStream)
+    return this.settleOrWait('request')
+  }
+
+  /** Request body data arriving from the client. */
+  requestData (chunk: Buffer, endOfStream: boolean): void {
+    if (this.phase >= Phase.Log) return
+    this.info.requestBodySize += chunk.length
+    this.req.data(chunk, endOfStream)
+  }
+
+  requestEnd (trailers: HeaderMap | undefined): void {
+    if (this.phase >= Phase.Log) return
+    this.req.finish(trailers)
+  }
+
+  /** Response headers through the filters that saw the request, in reverse. */
   runResponseHeaders (endOfStream: boolean): Outcome | Promise<Outcome> {
     if (this.phase >= Phase.Sent) return Outcome.Continue
     this.phase = Phase.Response
     this.respMap = this.adapter.loadResponseHeaders()
+    this.resOrder = []
+    for (let i = this.slots.length - 1; i >= 0; i--) if (this.slots[i].entered) this.resOrder.push(i)
+    this.res = new Direction(this.resOrder.length, this.responseDriver(), this.options.bodyLimit)
     const queued = this.queuedLocal
     if (queued !== undefined) {
       this.queuedLocal = undefined
-      return this.deliverLocal(queued)
+      this.replaceResponse(queued)
+      return Outcome.Replied
     }
-    this.eos = endOfStream
-    this.index = this.slots.length - 1
-    const o = this.stepResponse()
-    return o ?? this.pause()
+    this.outcome = undefined
+    this.res.start(endOfStream)
+    return this.settleOrWait('response')
+  }
+
+  responseData (chunk: Buffer, endOfStream: boolean): void {
+    if (this.res === undefined || this.phase >= Phase.Log) return
+    this.info.responseBodySize += chunk.length
+    this.res.data(chunk, endOfStream)
+  }
+
+  responseEnd (trailers: HeaderMap | undefined): void {
+    if (this.res === undefined || this.phase >= Phase.Log) return
+    this.res.finish(trailers)
   }
 
   /** The response headers have gone to the client: maps are read-only now. */
@@ -163,84 +244,150 @@ export class HttpStream {
     if (this.phase < Phase.Sent) this.phase = Phase.Sent
   }
 
-  private pause (): Promise<Outcome> {
+  private settleOrWait (dir: Dir): Outcome | Promise<Outcome> {
+    const o = this.outcome
+    if (o !== undefined) {
+      this.outcome = undefined
+      return o
+    }
     holdForPause()
+    this.waiterDir = dir
     return new Promise(resolve => { this.waiter = resolve })
   }
 
-  private settle (o: Outcome): void {
+  /** Ends the phase in progress: synchronously (outcome) or by resolving its waiter. */
+  private conclude (o: Outcome, dir: Dir): void {
     const w = this.waiter
-    this.waiter = undefined
-    this.pausedAt = -1
-    if (w !== undefined) {
+    if (w !== undefined && this.waiterDir === dir) {
+      this.waiter = undefined
+      this.waiterDir = undefined
       releasePause()
       w(o)
+    } else {
+      this.outcome = o
     }
   }
 
-  private stepRequest (): Outcome | undefined {
-    const slots = this.slots
-    while (this.index < slots.length) {
-      const i = this.index
-      const s = slots[i]
-      this.index = i + 1
-      if (s.skipped) continue
-      const vm = s.plugin.vm
-      const cb = vm.cb.requestHeaders
-      let action: number | undefined = 0
-      const ctx = this.ensureContext(s)
-      if (ctx !== undefined) {
+  // ---- callbacks ----------------------------------------------------------
+
+  private requestDriver (): DirectionDriver {
+    return {
+      headers: (p, _n, eos) => {
+        const s = this.slots[p]
+        if (s.skipped) return 0
+        const ctx = this.ensureContext(s)
+        if (ctx === undefined) return this.afterCall(s)
         s.entered = true
-        if (cb !== undefined) {
-          this.running = ctx
-          action = vm.invoke(ctx, 'proxy_on_request_headers', cb, ctx.id, this.reqMap!.size, this.eos ? 1 : 0)
-          this.running = undefined
+        const cb = s.plugin.vm.cb.requestHeaders
+        if (cb === undefined) return 0
+        const r = this.call(s, ctx, 'request', 'proxy_on_request_headers', cb, this.reqMap!.size, eos ? 1 : 0)
+        return this.afterCall(s, r)
+      },
+      data: (p, size, eos) => this.callBody('request', p, this.slots[p], size, eos),
+      trailers: (p, count) => {
+        const s = this.slots[p]
+        const cb = s.plugin.vm.cb.requestTrailers
+        if (cb === undefined || s.ctx === undefined) return 0
+        return this.afterCall(s, this.call(s, s.ctx, 'request', 'proxy_on_request_trailers', cb, count))
+      },
+      wantsData: p => this.takesCallback(this.slots[p], 'requestBody'),
+      wantsTrailers: p => this.takesCallback(this.slots[p], 'requestTrailers'),
+      letsDataIn: p => this.slots[p].plugin.info.allowStopIteration,
+      overLimit: () => this.tooLarge('request'),
+      released: () => {
+        if (this.phase === Phase.Request) this.phase = Phase.Upstream
+        this.conclude(Outcome.Continue, 'request')
+      },
+      emit: chunks => this.adapter.requestData(chunks),
+      end: trailers => this.adapter.requestEnd(trailers)
+    }
+  }
+
+  private responseDriver (): DirectionDriver {
+    const slotAt = (p: number) => this.slots[this.resOrder[p]]
+    return {
+      headers: (p, _n, eos) => {
+        const s = slotAt(p)
+        if (s.skipped || s.ctx === undefined) return 0
+        const cb = s.plugin.vm.cb.responseHeaders
+        if (cb === undefined || s.plugin.vm.wasm.failed) return this.afterCall(s, 0)
+        const r = this.call(s, s.ctx, 'response', 'proxy_on_response_headers', cb, this.respMap!.size, eos ? 1 : 0)
+        return this.afterCall(s, r)
+      },
+      data: (p, size, eos) => this.callBody('response', p, slotAt(p), size, eos),
+      trailers: (p, count) => {
+        const s = slotAt(p)
+        const cb = s.plugin.vm.cb.responseTrailers
+        if (cb === undefined || s.ctx === undefined) return 0
+        return this.afterCall(s, this.call(s, s.ctx, 'response', 'proxy_on_response_trailers', cb, count))
+      },
+      wantsData: p => this.takesCallback(slotAt(p), 'responseBody'),
+      wantsTrailers: p => this.takesCallback(slotAt(p), 'responseTrailers'),
+      letsDataIn: p => slotAt(p).plugin.info.allowStopIteration,
+      overLimit: () => this.tooLarge('response'),
+      released: () => this.conclude(Outcome.Continue, 'response'),
+      emit: chunks => this.adapter.responseData(chunks),
+      end: trailers => this.adapter.responseEnd(trailers)
+    }
+  }
+
+  private takesCallback (s: Slot, name: 'requestBody' | 'requestTrailers' | 'responseBody' | 'responseTrailers'): boolean {
+    return !s.skipped && s.ctx !== undefined && !s.plugin.vm.wasm.failed && s.plugin.vm.cb[name] !== undefined
+  }
+
+  private callBody (dir: Dir, position: number, s: Slot, size: number, eos: boolean): number {
+    const vm = s.plugin.vm
+    const cb = dir === 'request' ? vm.cb.requestBody : vm.cb.responseBody
+    if (cb === undefined || s.ctx === undefined) return 0
+    this.bodyCall = { dir, position, eos }
+    const r = this.call(s, s.ctx, dir, dir === 'request' ? 'proxy_on_request_body' : 'proxy_on_response_body', cb, size, eos ? 1 : 0)
+    this.bodyCall = undefined
+    return this.afterCall(s, r)
+  }
+
+  private call (s: Slot, ctx: StreamContext, dir: Dir, name: string, cb: NonNullable<Plugin['vm']['cb']['log']>, a: number, b?: number): number | undefined {
+    this.running = ctx
+    this.runningDir = dir
+    try {
+      return s.plugin.vm.invoke(ctx, name, cb, ctx.id, a, b)
+    } finally {
+      this.running = undefined
+      this.runningDir = undefined
+    }
+  }
+
+  /**
+   * After a filter's callback: a failed VM (bypass or 503), then what the
+   * filter asked for during the call (reset, local reply). Returns the
+   * callback's status, or DIVERTED when the stream was answered.
+   */
+  private afterCall (s: Slot, r?: number): number {
+    if (s.plugin.vm.wasm.failed) {
+      if (!s.skipped) {
+        s.skipped = true
+        if (!s.plugin.info.failOpen) {
+          this.pending.local = undefined
+          this.pending.close = false
+          this.deliverLocal(failureReply(s))
+          return DIVERTED
         }
       }
-      if (vm.wasm.failed) {
-        const o = this.failed(s)
-        if (o !== undefined) return o
-        continue
-      }
-      const o = this.takePending()
-      if (o !== undefined) return o
-      if (action !== 0 && !this.takeContinue()) {
-        this.pausedAt = i
-        return undefined
-      }
+      return 0
     }
-    this.phase = Phase.Upstream
-    return Outcome.Continue
-  }
-
-  private stepResponse (): Outcome | undefined {
-    const slots = this.slots
-    while (this.index >= 0) {
-      const i = this.index
-      const s = slots[i]
-      this.index = i - 1
-      if (!s.entered || s.skipped || s.ctx === undefined) continue
-      const vm = s.plugin.vm
-      const cb = vm.cb.responseHeaders
-      let action: number | undefined = 0
-      if (cb !== undefined && !vm.wasm.failed) {
-        this.running = s.ctx
-        action = vm.invoke(s.ctx, 'proxy_on_response_headers', cb, s.ctx.id, this.respMap!.size, this.eos ? 1 : 0)
-        this.running = undefined
-      }
-      if (vm.wasm.failed) {
-        const o = this.failed(s)
-        if (o !== undefined) return o
-        continue
-      }
-      const o = this.takePending()
-      if (o !== undefined) return o
-      if (action !== 0 && !this.takeContinue()) {
-        this.pausedAt = i
-        return undefined
-      }
+    const p = this.pending
+    if (p.close) {
+      p.close = false
+      p.local = undefined
+      this.reset()
+      return DIVERTED
     }
-    return Outcome.Continue
+    const local = p.local
+    if (local !== undefined) {
+      p.local = undefined
+      this.deliverLocal(local)
+      return DIVERTED
+    }
+    return r ?? 0
   }
 
   /** Creates the filter's stream context (on_context_create) on first use. */
@@ -258,88 +405,90 @@ export class HttpStream {
     return vm.wasm.failed ? undefined : ctx
   }
 
-  private takeContinue (): boolean {
-    const c = this.pending.continued
-    this.pending.continued = false
-    return c
-  }
+  // ---- answering instead of the route -------------------------------------
 
-  /** Actions a filter asked for during its own callback, applied once it returned. */
-  private takePending (): Outcome | undefined {
-    const p = this.pending
-    if (p.close) {
-      p.close = false
-      p.local = undefined
-      return this.reset()
-    }
-    const local = p.local
-    if (local !== undefined) {
-      p.local = undefined
-      p.continued = false
-      return this.deliverLocal(local)
-    }
-    return undefined
-  }
-
-  private reset (): Outcome {
+  private reset (): void {
+    if (this.phase >= Phase.Log) return
     this.phase = Phase.Sent
     this.responseDetails = 'wasm_close_stream'
+    this.req.stop()
+    this.res?.stop()
     this.adapter.reset()
-    return Outcome.Reset
+    this.conclude(Outcome.Reset, this.waiterDir ?? 'request')
   }
 
-  private deliverLocal (reply: LocalReply): Outcome {
+  private deliverLocal (reply: LocalReply): void {
     this.responseDetails = reply.details
     if (this.phase === Phase.Request) {
+      // Before the route: it does not run; the request body goes nowhere.
       this.phase = Phase.Upstream
+      this.req.stop()
       this.adapter.sendLocalReply(reply)
-      return Outcome.Replied
+      this.conclude(Outcome.Replied, 'request')
+      return
     }
-    if (this.phase === Phase.Response) {
-      this.replacement = reply
-      // What on_log and later reads see is the reply, not the route's response.
-      this.respMap = new HeaderMap([':status', String(reply.status), ...reply.headers])
-      return Outcome.Replied
+    if (this.phase === Phase.Response && this.res !== undefined && !this.res.released) {
+      this.replaceResponse(reply)
+      this.conclude(Outcome.Replied, 'response')
+      return
     }
-    // Between the phases: answer when the response phase starts.
-    this.queuedLocal = reply
-    return Outcome.Replied
+    if (this.phase === Phase.Upstream) {
+      // The route is running: answer when its response arrives.
+      this.req.stop()
+      this.adapter.requestEnd(undefined)
+      this.queuedLocal = reply
+      return
+    }
+    // The response has started: it cannot be replaced any more (Envoy resets).
+    this.log(`a local reply (${reply.status}) came after the response started; resetting the stream`)
+    this.reset()
   }
 
-  /** The filter's VM has failed: bypass it (fail open) or answer 503 (fail closed). */
-  private failed (s: Slot): Outcome | undefined {
-    s.skipped = true
-    if (s.plugin.info.failOpen) return undefined
-    const f = s.plugin.vm.wasm.failure
-    return this.deliverLocal({
-      status: 503,
+  private replaceResponse (reply: LocalReply): void {
+    this.res?.stop()
+    this.replacement = reply
+    // What on_log and later reads see is the reply, not the route's response.
+    this.respMap = new HeaderMap([':status', String(reply.status), ...reply.headers])
+  }
+
+  private tooLarge (dir: Dir): void {
+    const status = dir === 'request' ? 413 : 500
+    this.deliverLocal({
+      status,
       headers: [],
-      body: Buffer.alloc(0),
-      details: 'wasm_fail_stream',
-      failure: { plugin: s.plugin.name, callback: f?.callback ?? 'unknown', message: f?.message ?? 'VM failed' }
+      body: Buffer.from(dir === 'request' ? 'Payload Too Large' : 'Internal Server Error'),
+      details: dir === 'request' ? 'request_payload_too_large' : 'response_payload_too_large'
     })
+  }
+
+  private log (message: string): void {
+    const s = this.slots[0]
+    const sink = s?.ctx?.log
+    if (sink !== undefined && sink.enabled(LogLevel.Warn)) sink.write(LogLevel.Warn, message)
   }
 
   // ---- what filters ask for -----------------------------------------------
 
-  continueFrom (ctx: StreamContext, type: StreamType): WasmResult {
-    if (type !== StreamType.Request && type !== StreamType.Response) return WasmResult.Unimplemented
-    if (this.running === ctx) {
-      this.pending.continued = true
-      return WasmResult.Ok
-    }
-    const phase = type === StreamType.Request ? Phase.Request : Phase.Response
-    if (this.pausedAt === ctx.index && this.phase === phase) {
-      ctx.vm.afterCall(() => this.resume(ctx.index, phase))
-    }
-    return WasmResult.Ok
+  private directionOf (ctx: StreamContext, type: StreamType): { d: Direction, position: number } | undefined {
+    if (type === StreamType.Request) return { d: this.req, position: ctx.index }
+    if (this.res === undefined) return undefined
+    const position = this.resOrder.indexOf(ctx.index)
+    return position < 0 ? undefined : { d: this.res, position }
   }
 
-  private resume (at: number, phase: Phase): void {
-    if (this.pausedAt !== at || this.phase !== phase) return
-    this.pausedAt = -1
-    const o = phase === Phase.Request ? this.stepRequest() : this.stepResponse()
-    if (o !== undefined) this.settle(o)
+  continueFrom (ctx: StreamContext, type: StreamType): WasmResult {
+    if (type !== StreamType.Request && type !== StreamType.Response) return WasmResult.Unimplemented
+    const dir: Dir = type === StreamType.Request ? 'request' : 'response'
+    const target = this.directionOf(ctx, type)
+    if (target === undefined || this.phase >= Phase.Log) return WasmResult.Ok
+    if (this.running === ctx && this.runningDir === dir) {
+      target.d.continued = true
+      return WasmResult.Ok
+    }
+    ctx.vm.afterCall(() => {
+      if (this.phase < Phase.Log) target.d.resume(target.position)
+    })
+    return WasmResult.Ok
   }
 
   closeFrom (ctx: StreamContext, type: StreamType): WasmResult {
@@ -349,12 +498,7 @@ export class HttpStream {
       this.pending.close = true
       return WasmResult.Ok
     }
-    ctx.vm.afterCall(() => {
-      if (this.phase >= Phase.Log) return
-      const wasPaused = this.paused
-      const o = this.reset()
-      if (wasPaused) this.settle(o)
-    })
+    ctx.vm.afterCall(() => this.reset())
     return WasmResult.Ok
   }
 
@@ -370,24 +514,26 @@ export class HttpStream {
       return WasmResult.Ok
     }
     ctx.vm.afterCall(() => {
-      if (this.phase >= Phase.Sent) return
-      const wasPaused = this.paused
-      const o = this.deliverLocal(reply)
-      if (wasPaused) this.settle(o)
+      if (this.phase < Phase.Sent) this.deliverLocal(reply)
     })
     return WasmResult.Ok
   }
 
   /** A VM of this chain failed outside this stream's own callbacks. */
   vmFailed (ctx: StreamContext): void {
-    if (this.running === ctx || this.pausedAt !== ctx.index) return
+    if (this.running === ctx) return
     ctx.vm.afterCall(() => {
-      if (this.pausedAt !== ctx.index) return
-      const phase = this.phase
       const s = this.slots[ctx.index]
-      this.pausedAt = -1
-      const o = this.failed(s) ?? (phase === Phase.Request ? this.stepRequest() : this.stepResponse())
-      if (o !== undefined) this.settle(o)
+      if (s.skipped || this.phase >= Phase.Log) return
+      s.skipped = true
+      if (!s.plugin.info.failOpen) {
+        if (this.phase < Phase.Sent) this.deliverLocal(failureReply(s))
+        return
+      }
+      // Fail open: whatever this filter held goes on.
+      this.req.resume(ctx.index)
+      const r = this.directionOf(ctx, StreamType.Response)
+      if (r !== undefined) r.d.resume(r.position)
     })
   }
 
@@ -396,9 +542,15 @@ export class HttpStream {
   /** The request is over (response sent, client gone, or reset): log, done, delete. */
   finish (): void {
     if (this.phase >= Phase.Log) return
-    const wasPaused = this.paused
     this.phase = Phase.Log
-    if (wasPaused) this.settle(Outcome.Gone)
+    this.req.stop()
+    this.res?.stop()
+    const w = this.waiter
+    if (w !== undefined) {
+      this.waiter = undefined
+      releasePause()
+      w(Outcome.Gone)
+    }
     for (const s of this.slots) {
       const ctx = s.ctx
       const cb = s.plugin.vm.cb.log
@@ -418,5 +570,16 @@ export class HttpStream {
       s.ctx = undefined
     }
     this.phase = Phase.Done
+  }
+}
+
+function failureReply (s: Slot): LocalReply {
+  const f = s.plugin.vm.wasm.failure
+  return {
+    status: 503,
+    headers: [],
+    body: Buffer.alloc(0),
+    details: 'wasm_fail_stream',
+    failure: { plugin: s.plugin.name, callback: f?.callback ?? 'unknown', message: f?.message ?? 'VM failed' }
   }
 }

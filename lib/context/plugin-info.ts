@@ -5,6 +5,8 @@ export interface PluginInfo {
   readonly vmId: string
   readonly configuration: Buffer
   readonly failOpen: boolean
+  /** StopIteration from a header callback holds the headers but still delivers the body (Envoy's allow_on_headers_stop_iteration). */
+  readonly allowStopIteration: boolean
   /** Where it was configured (file or configs[i]), for messages. */
   readonly source: string
 }

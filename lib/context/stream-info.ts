@@ -16,8 +16,8 @@ export interface StreamInfo {
   readonly tlsVersion: string | undefined
   readonly sni: string | undefined
   readonly mtls: boolean
-  /** Request body bytes seen so far. */
-  readonly requestBodySize: number
-  /** Response body bytes sent so far. */
-  readonly responseBodySize: number
+  /** Request body bytes received so far. */
+  requestBodySize: number
+  /** Response body bytes produced so far. */
+  responseBodySize: number
 }

@@ -1,6 +1,8 @@
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, onSendHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, onSendHookHandler, preParsingHookHandler } from 'fastify'
+import type { Readable } from 'node:stream'
 import type { WasmHost } from '../context/host'
 import { Outcome } from '../context/http-stream'
+import { asNodeStream } from './bodies'
 import type { ChainResolver } from './routes'
 import { FastifyStreamAdapter } from './stream-adapter'
 
@@ -8,6 +10,7 @@ export const kStream = Symbol('fastify-proxy-wasm.stream')
 const kChain = Symbol('fastify-proxy-wasm.chain')
 
 type WithStream = FastifyRequest & { [kStream]?: FastifyStreamAdapter | null }
+type SendDone = (err: Error | null, payload?: unknown) => void
 
 /** Whether the request announces a body (RFC 9112: content-length > 0 or transfer-encoding). */
 function hasBody (headers: Record<string, unknown>): boolean {
@@ -16,17 +19,12 @@ function hasBody (headers: Record<string, unknown>): boolean {
   return cl !== undefined && cl !== '0'
 }
 
-function isEmptyPayload (payload: unknown): boolean {
-  if (payload === null || payload === undefined) return true
-  if (typeof payload === 'string') return payload.length === 0
-  if (Buffer.isBuffer(payload)) return payload.length === 0
-  return false
-}
-
 /**
  * The Fastify hooks that drive a request through its filter chain:
- * onRequest runs the request-header callbacks, onSend the response-header
- * callbacks, and the response's close event ends the stream.
+ * onRequest runs the request headers (and starts reading the body when a
+ * filter wants it), preParsing hands the filtered body to Fastify, onSend
+ * runs the response headers and body, and the response's close event ends
+ * the stream.
  */
 export function buildHooks (host: WasmHost, chains: ChainResolver) {
   function chainFor (request: FastifyRequest) {
@@ -74,7 +72,10 @@ export function buildHooks (host: WasmHost, chains: ChainResolver) {
     ;(request as WithStream)[kStream] = adapter
     // One place ends every stream: after the response, or when the client leaves.
     reply.raw.once('close', () => stream.finish())
-    const o = stream.runRequestHeaders(!hasBody(request.raw.headers))
+    const body = hasBody(request.raw.headers)
+    const o = stream.runRequestHeaders(!body)
+    // The body reaches filters even while they hold the headers.
+    if (body && stream.wantsRequestBody && o !== Outcome.Replied && o !== Outcome.Reset) adapter.interceptRequestBody()
     if (typeof o === 'number') {
       afterRequestPhase(adapter, o, done)
     } else {
@@ -82,42 +83,111 @@ export function buildHooks (host: WasmHost, chains: ChainResolver) {
     }
   }
 
-  function afterResponsePhase (adapter: FastifyStreamAdapter, reply: FastifyReply, o: Outcome, payload: unknown, done: (err: Error | null, payload?: unknown) => void): void {
-    const stream = adapter.stream
-    switch (o) {
-      case Outcome.Continue:
-        adapter.commitResponseHeaders()
-        stream.responseSent()
-        done(null, payload)
-        break
-      case Outcome.Replied: {
-        const body = adapter.replacementBody(stream.replacement!)
-        stream.responseSent()
-        // A streamed payload the reply replaces is not consumed.
-        if (payload !== null && typeof payload === 'object' && typeof (payload as { destroy?: unknown }).destroy === 'function') {
-          (payload as { destroy: () => void }).destroy()
-        }
-        done(null, body)
-        break
-      }
-      default:
-        break
+  const preParsing: preParsingHookHandler = function (request, _reply, payload, done) {
+    const adapter = (request as WithStream)[kStream]
+    const body = adapter?.requestBody
+    if (body === undefined) {
+      done(null, payload)
+      return
     }
+    done(null, body.out)
   }
 
-  const onSend: onSendHookHandler = function (request, reply, payload, done) {
+  function sendReplacement (adapter: FastifyStreamAdapter, payload: unknown, done: SendDone): void {
+    const body = adapter.replacementBody(adapter.stream.replacement!)
+    adapter.stream.responseSent()
+    // A streamed payload the reply replaces is not consumed.
+    const s = asNodeStream(payload)
+    if (s !== undefined) s.destroy()
+    done(null, body)
+  }
+
+  /** Response headers only: the body goes out as the route made it. */
+  function headersOnly (adapter: FastifyStreamAdapter, payload: unknown, eos: boolean, done: SendDone): void {
+    const after = (o: Outcome) => {
+      if (o === Outcome.Continue) {
+        adapter.commitResponseHeaders()
+        adapter.stream.responseSent()
+        done(null, payload)
+      } else if (o === Outcome.Replied) {
+        sendReplacement(adapter, payload, done)
+      }
+    }
+    const o = adapter.stream.runResponseHeaders(eos)
+    if (typeof o === 'number') after(o)
+    else o.then(after, done)
+  }
+
+  /** A body known at once (string, Buffer): filtered in one go, sent with its exact length. */
+  function wholeBody (adapter: FastifyStreamAdapter, payload: string | Buffer, done: SendDone): void {
+    const stream = adapter.stream
+    adapter.collectResponse()
+    const after = (o: Outcome) => {
+      if (o === Outcome.Replied) return sendReplacement(adapter, payload, done)
+      if (o !== Outcome.Continue) return
+      adapter.commitResponseHeaders()
+      stream.responseSent()
+      if (!adapter.collectedEnded) {
+        // A filter still holds part of the body: what follows is streamed.
+        adapter.reply.removeHeader('content-length')
+        return done(null, adapter.switchToStream())
+      }
+      if (adapter.responseTrailers !== undefined) return done(null, adapter.collectedWithTrailers())
+      done(null, adapter.collectedBody)
+    }
+    const o = stream.runResponseHeaders(false)
+    stream.responseData(typeof payload === 'string' ? Buffer.from(payload) : payload, true)
+    if (typeof o === 'number') after(o)
+    else o.then(after, done)
+  }
+
+  /** A streamed body: filtered chunk by chunk, never buffered unless a filter asks. */
+  function streamedBody (adapter: FastifyStreamAdapter, source: Readable, done: SendDone): void {
+    const stream = adapter.stream
+    const out = adapter.streamResponse(source)
+    const after = (o: Outcome) => {
+      if (o === Outcome.Replied) return sendReplacement(adapter, source, done)
+      if (o !== Outcome.Continue) {
+        source.destroy()
+        return
+      }
+      adapter.commitResponseHeaders()
+      // Filters may change the body: its length is not known up front.
+      adapter.reply.removeHeader('content-length')
+      stream.responseSent()
+      done(null, out)
+    }
+    const o = stream.runResponseHeaders(false)
+    source.on('data', (chunk: Buffer | string) => stream.responseData(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, false))
+    source.on('end', () => stream.responseEnd(undefined))
+    source.on('error', (err) => out.destroy(err))
+    if (typeof o === 'number') after(o)
+    else o.then(after, done)
+  }
+
+  const onSend: onSendHookHandler = function (request, _reply, payload, done) {
     const adapter = (request as WithStream)[kStream]
     if (adapter === undefined || adapter === null) {
       done(null, payload)
       return
     }
-    const o = adapter.stream.runResponseHeaders(isEmptyPayload(payload))
-    if (typeof o === 'number') {
-      afterResponsePhase(adapter, reply, o, payload, done)
-    } else {
-      o.then(r => afterResponsePhase(adapter, reply, r, payload, done), done)
+    const stream = adapter.stream
+    const empty = payload === null || payload === undefined || ((typeof payload === 'string' || Buffer.isBuffer(payload)) && payload.length === 0)
+    if (empty || !stream.wantsResponseBody) {
+      headersOnly(adapter, payload, empty, done)
+      return
     }
+    if (typeof payload === 'string' || Buffer.isBuffer(payload)) {
+      wholeBody(adapter, payload, done)
+      return
+    }
+    const source = asNodeStream(payload)
+    if (source === undefined) {
+      headersOnly(adapter, payload, false, done)
+      return
+    }
+    streamedBody(adapter, source, done)
   }
 
-  return { onRequest, onSend }
+  return { onRequest, preParsing, onSend }
 }

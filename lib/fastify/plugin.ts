@@ -17,6 +17,12 @@ export interface ProxyWasmOptions {
   baseDir?: string
   /** How long `app.close()` waits for a filter that asked to finish asynchronously. Default 5000 ms. */
   shutdownGraceMs?: number
+  /**
+   * Most body bytes one filter may hold back (StopIterationAndBuffer, or
+   * while it holds the headers) before the client gets 413 (request) or
+   * 500 (response). Default 1 MiB.
+   */
+  bodyLimit?: number
 }
 
 /** The `app.proxyWasm` decorator. */
@@ -34,8 +40,12 @@ export const proxyWasmPlugin: FastifyPluginAsync<ProxyWasmOptions> = async funct
   if (typeof grace !== 'number' || !Number.isFinite(grace) || grace < 0) {
     throw new errors.InvalidConfig(`options.shutdownGraceMs: expected a number of milliseconds >= 0, got ${JSON.stringify(grace)}`)
   }
+  const bodyLimit = opts.bodyLimit ?? 1024 * 1024
+  if (typeof bodyLimit !== 'number' || !Number.isInteger(bodyLimit) || bodyLimit < 0) {
+    throw new errors.InvalidConfig(`options.bodyLimit: expected a number of bytes >= 0, got ${JSON.stringify(bodyLimit)}`)
+  }
   const specs = await loadConfigs(opts.configs, baseDir)
-  const host = await WasmHost.start(specs, { logger: app.log as unknown as PinoLike, shutdownGraceMs: grace })
+  const host = await WasmHost.start(specs, { logger: app.log as unknown as PinoLike, shutdownGraceMs: grace, bodyLimit })
   app.addHook('onClose', async () => host.close())
 
   const api: ProxyWasmApi = {
@@ -53,5 +63,6 @@ export const proxyWasmPlugin: FastifyPluginAsync<ProxyWasmOptions> = async funct
   })
   const hooks = buildHooks(host, chains)
   app.addHook('onRequest', hooks.onRequest)
+  app.addHook('preParsing', hooks.preParsing)
   app.addHook('onSend', hooks.onSend)
 }

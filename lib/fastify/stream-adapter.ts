@@ -1,25 +1,35 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { OutgoingHttpHeaders } from 'node:http'
 import { parse as parseQuery } from 'node:querystring'
+import { Readable } from 'node:stream'
 import type { HeaderMap } from '../abi/header-map'
 import type { LocalReply, StreamAdapter } from '../context/adapter'
 import type { HttpStream } from '../context/http-stream'
 import { PinoSink, type PinoLike } from '../context/logger'
 import type { LogSink } from '../host/types'
 import { errors } from '../errors'
+import { BodySink, trailerMap, trailerObject } from './bodies'
 import { isHopByHop, requestHeaderMap, responseHeaderMap, toNodeHeaders } from './headers'
 import { FastifyStreamInfo } from './stream-info'
 
 /**
  * The filter chain's view of one Fastify request: it builds header maps from
- * the request and reply, writes the filters' edits back, and sends local
- * replies. Knows nothing of Wasm memory.
+ * the request and reply, writes the filters' edits back, feeds bodies
+ * through the chain and sends local replies. Knows nothing of Wasm memory.
  */
 export class FastifyStreamAdapter implements StreamAdapter {
   readonly info: FastifyStreamInfo
   stream!: HttpStream
   /** A local reply decided during the request phase, sent by the hook. */
   localReply: LocalReply | undefined
+  /** The filtered request body Fastify parses (preParsing returns it). */
+  requestBody: BodySink | undefined
+  private requestBodyBytes = 0
+  /** The filtered response body: collected (string/Buffer payloads) or streamed. */
+  private responseSink: BodySink | undefined
+  private collected: Buffer[] | undefined
+  collectedEnded = false
+  responseTrailers: HeaderMap | undefined
   private respNames: string[] = []
 
   constructor (readonly request: FastifyRequest, readonly reply: FastifyReply) {
@@ -53,53 +63,146 @@ export class FastifyStreamAdapter implements StreamAdapter {
     if (!res.destroyed) res.destroy()
   }
 
+  // ---- request body -------------------------------------------------------
+
+  /** Reads the client's body into the chain from now on (also while headers are held). */
+  interceptRequestBody (): void {
+    const raw = this.request.raw
+    const stream = this.stream
+    const cl = raw.headers['content-length']
+    const length = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1
+    let received = 0
+    this.requestBody = new BodySink(raw)
+    raw.on('data', (chunk: Buffer) => {
+      received += chunk.length
+      // With a content-length the last chunk is known: it carries end_of_stream.
+      stream.requestData(chunk, length >= 0 && received >= length)
+    })
+    raw.on('end', () => stream.requestEnd(trailerMap(raw.rawTrailers)))
+  }
+
+  requestData (chunks: Buffer[]): void {
+    for (const c of chunks) this.requestBodyBytes += c.length
+    this.requestBody?.write(chunks)
+  }
+
+  requestEnd (trailers: HeaderMap | undefined): void {
+    const raw = this.request.raw
+    if (trailers !== undefined) {
+      raw.trailers = trailerObject(trailers) as typeof raw.trailers
+    }
+    // Now the size is known: the route sees the length of the body it parsed.
+    if (this.requestBody !== undefined && raw.headers['content-length'] === undefined) {
+      raw.headers['content-length'] = String(this.requestBodyBytes)
+    }
+    this.requestBody?.end()
+  }
+
+  // ---- response body ------------------------------------------------------
+
+  /** Collects what passes the chain (string or Buffer payloads, known at once). */
+  collectResponse (): void {
+    this.collected = []
+  }
+
+  /** Streams what passes the chain from `source` (a stream payload). */
+  streamResponse (source: Readable): Readable {
+    const sink = this.responseSink = new BodySink(source)
+    return sink.out
+  }
+
+  /** A collected response turns into a stream when it cannot finish at once. */
+  switchToStream (): Readable {
+    const sink = this.responseSink = new BodySink({ pause: () => {}, resume: () => {} })
+    const done = this.collected ?? []
+    this.collected = undefined
+    sink.write(done)
+    if (this.collectedEnded) this.finishResponseStream()
+    return sink.out
+  }
+
+  get collectedBody (): Buffer {
+    return Buffer.concat(this.collected ?? [])
+  }
+
+  responseData (chunks: Buffer[]): void {
+    if (this.collected !== undefined) this.collected.push(...chunks)
+    else this.responseSink?.write(chunks)
+  }
+
+  responseEnd (trailers: HeaderMap | undefined): void {
+    this.responseTrailers = trailers !== undefined && trailers.size > 0 ? trailers : undefined
+    this.collectedEnded = true
+    if (this.collected === undefined) this.finishResponseStream()
+  }
+
+  private finishResponseStream (): void {
+    const t = this.responseTrailers
+    // Trailers go out after the last chunk of a chunked response.
+    if (t !== undefined) this.reply.raw.addTrailers(trailerObject(t))
+    this.responseSink?.end()
+  }
+
+  /** A finished collected body with trailers must go out chunked. */
+  collectedWithTrailers (): Readable {
+    const body = this.collectedBody
+    this.collected = undefined
+    this.reply.raw.addTrailers(trailerObject(this.responseTrailers!))
+    this.reply.removeHeader('content-length')
+    return Readable.from(body.length > 0 ? [body] : [])
+  }
+
+  // ---- headers ------------------------------------------------------------
+
   /** Writes the filters' request-header edits back into the request. */
   commitRequestHeaders (): void {
     const map = this.stream.finalRequestHeaders
-    if (map === undefined || !map.dirty) return
     const raw = this.request.raw
-    const method = map.get(':method')
-    if (method !== undefined && method !== raw.method) raw.method = method
-    const path = map.get(':path')
-    if (path !== undefined && path !== raw.url) {
-      const oldQuery = queryOf(raw.url ?? '')
-      raw.url = path
-      const newQuery = queryOf(path)
-      if (newQuery !== oldQuery) (this.request as { query: unknown }).query = parseQuery(newQuery)
+    if (map !== undefined && map.dirty) {
+      const method = map.get(':method')
+      if (method !== undefined && method !== raw.method) raw.method = method
+      const path = map.get(':path')
+      if (path !== undefined && path !== raw.url) {
+        const oldQuery = queryOf(raw.url ?? '')
+        raw.url = path
+        const newQuery = queryOf(path)
+        if (newQuery !== oldQuery) (this.request as { query: unknown }).query = parseQuery(newQuery)
+      }
+      const next = toNodeHeaders(map)
+      const authority = map.get(':authority')
+      if (authority !== undefined && authority !== '') next.host = authority
+      // Hop-by-hop headers were never shown to filters; they stay.
+      const headers = raw.headers as Record<string, string | string[] | undefined>
+      const connection = headers.connection as string | undefined
+      for (const name of Object.keys(headers)) {
+        if (next[name] === undefined && name.charCodeAt(0) !== 58 && !isHopByHop(name, connection)) delete headers[name]
+      }
+      Object.assign(headers, next)
+      syncRawHeaders(raw)
     }
-    const next = toNodeHeaders(map)
-    const authority = map.get(':authority')
-    if (authority !== undefined && authority !== '') next.host = authority
-    // Hop-by-hop headers were never shown to filters; they stay.
-    const headers = raw.headers as Record<string, string | string[] | undefined>
-    const connection = headers.connection as string | undefined
-    for (const name of Object.keys(headers)) {
-      if (next[name] === undefined && name.charCodeAt(0) !== 58 && !isHopByHop(name, connection)) delete headers[name]
+    if (this.requestBody !== undefined) {
+      // Filters may change the body's length: it is known again once it has passed them.
+      delete raw.headers['content-length']
+      delete raw.headers['transfer-encoding']
+      syncRawHeaders(raw)
     }
-    Object.assign(headers, next)
-    const rawHeaders: string[] = []
-    for (const name of Object.keys(headers)) {
-      const v = headers[name]
-      if (v === undefined) continue
-      if (Array.isArray(v)) for (const x of v) rawHeaders.push(name, x)
-      else rawHeaders.push(name, v)
-    }
-    raw.rawHeaders = rawHeaders
   }
 
   /** Writes the filters' response-header edits (and :status) to the reply. */
   commitResponseHeaders (): void {
     const map = this.stream.finalResponseHeaders
-    if (map === undefined || !map.dirty) return
     const reply = this.reply
-    const status = Number(map.get(':status'))
-    if (status !== reply.statusCode) reply.code(status)
-    const next = toNodeHeaders(map)
-    const connection = reply.getHeader('connection') as string | undefined
-    for (const name of this.respNames) {
-      if (next[name] === undefined && !isHopByHop(name, connection)) reply.removeHeader(name)
+    if (map !== undefined && map.dirty) {
+      const status = Number(map.get(':status'))
+      if (status !== reply.statusCode) reply.code(status)
+      const next = toNodeHeaders(map)
+      const connection = reply.getHeader('connection') as string | undefined
+      for (const name of this.respNames) {
+        if (next[name] === undefined && !isHopByHop(name, connection)) reply.removeHeader(name)
+      }
+      for (const name of Object.keys(next)) reply.header(name, next[name])
     }
-    for (const name of Object.keys(next)) reply.header(name, next[name])
+    stripHopByHop(reply)
   }
 
   /** Applies a local reply (or a failure) during the request phase. */
@@ -121,20 +224,44 @@ export class FastifyStreamAdapter implements StreamAdapter {
   /** A response-phase replacement: the body to send instead of the route's. */
   replacementBody (r: LocalReply): Buffer {
     const reply = this.reply
+    for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
     if (r.failure !== undefined) {
       const err = vmFailedError(r)
       reply.log.error({ err }, err.message)
       reply.code(503)
-      for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
       reply.header('content-type', 'application/json; charset=utf-8')
       return Buffer.from(JSON.stringify({ statusCode: 503, code: err.code, error: 'Service Unavailable', message: err.message }))
     }
     this.request.log.info({ filter: r.plugin, statusCode: r.status, details: r.details }, 'proxy-wasm: local reply')
     reply.code(r.status)
-    for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
     applyLocalHeaders(reply, r)
     return r.body
   }
+}
+
+function syncRawHeaders (raw: FastifyRequest['raw']): void {
+  const rawHeaders: string[] = []
+  for (const [name, v] of Object.entries(raw.headers)) {
+    if (v === undefined) continue
+    if (Array.isArray(v)) for (const x of v) rawHeaders.push(name, x)
+    else rawHeaders.push(name, v)
+  }
+  raw.rawHeaders = rawHeaders
+}
+
+// An upstream's connection-level headers (reply-from copies them) are not the client's.
+const UPSTREAM_HOP_BY_HOP = ['keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']
+
+function stripHopByHop (reply: FastifyReply): void {
+  const connection = reply.getHeader('connection')
+  if (typeof connection === 'string') {
+    for (const t of connection.split(',')) {
+      const name = t.trim().toLowerCase()
+      if (name !== '' && name !== 'close' && name !== 'keep-alive' && reply.hasHeader(name)) reply.removeHeader(name)
+    }
+    if (connection.toLowerCase().trim() !== 'close') reply.removeHeader('connection')
+  }
+  for (const name of UPSTREAM_HOP_BY_HOP) if (reply.hasHeader(name)) reply.removeHeader(name)
 }
 
 function queryOf (url: string): string {
