@@ -249,6 +249,7 @@ async function pluginSpec (v: unknown, at: At, fallbackName: string): Promise<Pl
     failOpen: policy === 'FAIL_OPEN' || failOpen === true,
     source: at.source,
     keyPrefix: at.key === '' ? '' : at.key + '.',
+    vmKey: o.vmConfig !== undefined ? 'vmConfig' : 'vm_config',
     vm: await vmSpec(vm, vmAt)
   }
 }
