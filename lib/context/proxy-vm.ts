@@ -206,9 +206,9 @@ export class ProxyVm implements HostVm {
 
   newRootContext (plugin: PluginInfo, makeLog: (id: number) => LogSink): RootContext {
     const id = this.allocId()
-    let root: RootContext | undefined
-    const sink = this.recording(makeLog(id), m => { if (root !== undefined) root.lastErrorLog = m })
-    root = new RootContext(this, id, plugin, sink)
+    const holder: { root?: RootContext } = {}
+    const sink = this.recording(makeLog(id), m => { if (holder.root !== undefined) holder.root.lastErrorLog = m })
+    const root = holder.root = new RootContext(this, id, plugin, sink)
     this.contexts.set(id, root)
     this.roots.push(root)
     return root
