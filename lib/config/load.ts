@@ -34,7 +34,27 @@ const RUNTIMES = new Set([
 const PLUGIN_KEYS = ['name', 'root_id', 'rootId', 'configuration', 'fail_open', 'failure_policy', 'vm_config', 'vmConfig', 'allow_on_headers_stop_iteration']
 const VM_KEYS = ['vm_id', 'vmId', 'runtime', 'configuration', 'code', 'environment_variables', 'allow_precompiled', 'nack_on_code_cache_miss']
 
-const typeOf = (v: unknown) => v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a map' : `${typeof v} ${JSON.stringify(v)}`
+function typeOf (v: unknown): string {
+  if (v === undefined) return 'nothing'
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'a list'
+  if (v instanceof Uint8Array) return 'bytes'
+  if (typeof v === 'object') return 'a map'
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return `${typeof v} ${JSON.stringify(v)}`
+  return `a ${typeof v}`
+}
+
+/** JSON text of a configuration value given as a YAML/JS structure. */
+function jsonBytes (v: unknown, at: At): Buffer {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(v)
+  } catch (err) {
+    at.fail(`cannot be sent as JSON: ${(err as Error).message}`)
+  }
+  if (text === undefined) at.fail(`cannot be sent as JSON, got ${typeOf(v)}`)
+  return Buffer.from(text)
+}
 
 function isObj (v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array)
@@ -98,12 +118,12 @@ function configurationBytes (v: unknown, at: At): Buffer {
       case 'google.protobuf.Struct':
       case 'google.protobuf.Value':
       case 'google.protobuf.ListValue':
-        return Buffer.from(JSON.stringify(value ?? {}))
+        return jsonBytes(value ?? {}, at.child('value'))
       default:
         at.child('@type').fail(`unsupported type ${JSON.stringify(type)}; expected google.protobuf.StringValue, BytesValue or Struct`)
     }
   }
-  return Buffer.from(JSON.stringify(v))
+  return jsonBytes(v, at)
 }
 
 async function readCode (code: unknown, at: At): Promise<{ bytes: Buffer, source: string }> {
@@ -144,6 +164,9 @@ function describeFsError (err: unknown): string {
   return (err as Error).message
 }
 
+// WASI hands the guest `KEY=VALUE\0` strings.
+const isVariableName = (k: unknown): k is string => typeof k === 'string' && k !== '' && !k.includes('=') && !k.includes('\0')
+
 function environ (v: unknown, at: At): string[] {
   if (v === undefined || v === null) return []
   const env = map(v, at)
@@ -155,7 +178,7 @@ function environ (v: unknown, at: At): string[] {
     const keys = env.host_env_keys as unknown[]
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]
-      if (typeof k !== 'string' || k === '') hostAt.child(String(i)).fail(`expected a variable name, got ${typeOf(k)}`)
+      if (!isVariableName(k)) hostAt.child(String(i)).fail(`expected a variable name, got ${typeOf(k)}`)
       const value = process.env[k as string]
       if (value !== undefined) out.set(k as string, value)
     }
@@ -164,11 +187,12 @@ function environ (v: unknown, at: At): string[] {
   if (env.key_values !== undefined && env.key_values !== null) {
     const kv = map(env.key_values, kvAt)
     for (const [k, value] of Object.entries(kv)) {
-      const s = optString(value, kvAt.child(k))
-      if (s === undefined) kvAt.child(k).fail('expected a string value')
+      if (!isVariableName(k)) kvAt.child(k).fail('expected a variable name: not empty, without "=" or NUL')
+      const s = optString(value, kvAt.child(k)) ?? kvAt.child(k).fail('expected a string value, got null')
+      if (s.includes('\0')) kvAt.child(k).fail('the value contains a NUL byte')
       // Envoy rejects a key given both ways.
       if (out.has(k) || (Array.isArray(env.host_env_keys) && env.host_env_keys.includes(k))) kvAt.child(k).fail('is also listed in host_env_keys; give each variable once')
-      out.set(k, s as string)
+      out.set(k, s)
     }
   }
   return [...out].map(([k, value]) => `${k}=${value}`)
@@ -198,6 +222,10 @@ async function vmSpec (v: unknown, at: At): Promise<VmSpec> {
 
 async function pluginSpec (v: unknown, at: At, fallbackName: string): Promise<PluginSpec> {
   const o = map(v, at)
+  if (o.capability_restriction_config !== undefined) {
+    // Ignoring it would grant the filter what the configuration withholds.
+    at.child('capability_restriction_config').fail('not supported: every host function is available to filters; remove the key')
+  }
   onlyKeys(o, PLUGIN_KEYS, at)
   const [rootId, rootIdAt] = either(o, 'root_id', 'rootId', at)
   const [vm, vmAt] = either(o, 'vm_config', 'vmConfig', at)
@@ -221,6 +249,7 @@ async function pluginSpec (v: unknown, at: At, fallbackName: string): Promise<Pl
     allowStopIteration: optBool(o.allow_on_headers_stop_iteration, at.child('allow_on_headers_stop_iteration')) ?? false,
     source: at.source,
     keyPrefix: at.key === '' ? '' : at.key + '.',
+    vmKey: o.vmConfig !== undefined ? 'vmConfig' : 'vm_config',
     vm: await vmSpec(vm, vmAt)
   }
 }
@@ -233,7 +262,11 @@ function locate (doc: unknown, at: At): [unknown, At] {
       return [doc.config, at.child('config')]
     }
     if (isObj(doc.typed_config)) {
-      return [doc.typed_config.config, at.child('typed_config').child('config')]
+      // An Envoy filter entry: keys we would ignore (disabled, ...) must not pass silently.
+      onlyKeys(doc, ['name', 'typed_config'], at)
+      const typedAt = at.child('typed_config')
+      onlyKeys(doc.typed_config, ['@type', 'config'], typedAt)
+      return [doc.typed_config.config, typedAt.child('config')]
     }
     return [doc, at]
   }
@@ -260,6 +293,7 @@ async function fromFile (file: string, baseDir: string, index: number): Promise<
   const fallback = basename(file, extname(file))
   // A file may hold a list of plugins.
   if (Array.isArray(doc)) {
+    if (doc.length === 0) at.fail('the file holds an empty list; expected at least one plugin')
     return Promise.all(doc.map((d, i) => {
       const [v, a] = locate(d, at.child(String(i)))
       return pluginSpec(v, a, `${fallback}-${i}`)
@@ -281,6 +315,7 @@ export async function loadConfigs (configs: unknown, baseDir: string): Promise<P
   for (let i = 0; i < configs.length; i++) {
     const entry = configs[i]
     if (typeof entry === 'string') {
+      if (entry === '') throw new errors.InvalidConfig(`configs[${i}]: expected a YAML file path, got an empty string`)
       specs.push(...await fromFile(entry, baseDir, i))
     } else if (isObj(entry)) {
       const at = new At(`configs[${i}]`, baseDir, '')

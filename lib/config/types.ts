@@ -58,6 +58,8 @@ export interface PluginSpec {
   source: string
   /** Key path of the plugin map inside the source (`config.` for ATS files). */
   keyPrefix: string
+  /** How the source spelled the VM key (`vm_config` or `vmConfig`), for messages. */
+  vmKey: string
   vm: VmSpec
 }
 

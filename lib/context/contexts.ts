@@ -91,6 +91,8 @@ export enum RootPhase { Creating, Starting, Configuring, Running, Stopping, Dele
 /** A plugin's root context: configuration, timer, and the owner of its streams. */
 export class RootContext extends BaseContext {
   phase = RootPhase.Creating
+  /** The last error-level line this plugin logged, quoted in failure reports. */
+  lastErrorLog: string | undefined
   private tickMs = 0
   private timer: NodeJS.Timeout | undefined
   private pendingDone: (() => void) | undefined

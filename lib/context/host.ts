@@ -66,7 +66,7 @@ export class WasmHost {
           compiled = await compiling
         } catch (err) {
           if (err instanceof ModuleError) {
-            throw new errors.Module(`${spec.source}: ${spec.keyPrefix}vm_config.code: ${spec.vm.codeSource}: ${err.message}`)
+            throw new errors.Module(`${spec.source}: ${spec.keyPrefix}${spec.vmKey}.code: ${spec.vm.codeSource}: ${err.message}`)
           }
           throw err
         }
@@ -84,7 +84,7 @@ export class WasmHost {
               log: new PinoSink(options.logger, spec.name, 0)
             })
           } catch (err) {
-            if (err instanceof VmStartError) throw new errors.Start(`${spec.source}: ${spec.keyPrefix}vm_config.code: ${spec.vm.codeSource}: ${err.message}`)
+            if (err instanceof VmStartError) throw new errors.Start(`${spec.source}: ${spec.keyPrefix}${spec.vmKey}.code: ${spec.vm.codeSource}: ${err.message}`)
             throw err
           }
           vms.set(key, vm)
@@ -100,7 +100,7 @@ export class WasmHost {
           vm.startRoot(root)
         } catch (err) {
           if (err instanceof VmStartError) {
-            const key = FAILURE_KEY[err.callback] ?? 'vm_config'
+            const key = (FAILURE_KEY[err.callback] ?? 'vm_config').replace('vm_config', spec.vmKey)
             throw new errors.Start(`${spec.source}: ${spec.keyPrefix}${key}: filter ${JSON.stringify(spec.name)} (root_id ${JSON.stringify(spec.rootId)}): ${err.message}`)
           }
           throw err

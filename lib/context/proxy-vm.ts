@@ -56,8 +56,8 @@ export class ProxyVm implements HostVm {
   readonly roots: RootContext[] = []
   readonly vmContext: VmContext
   cb: Callbacks = {}
-  /** The last error-level line a filter logged, quoted in failure reports. */
-  lastErrorLog: string | undefined
+  /** The last error-level line logged from the VM context (start code), quoted in failure reports. */
+  private lastErrorLog: string | undefined
   private nextId = 1
   private currentCtx: BaseContext
   private effectiveCtx: BaseContext | undefined
@@ -68,7 +68,7 @@ export class ProxyVm implements HostVm {
     this.abi = compiled.abi
     this.environ = options.environ
     this.vmConfiguration = new ReadOnlyBuffer(options.vmConfiguration)
-    this.vmContext = new VmContext(this, this.recording(options.log))
+    this.vmContext = new VmContext(this, this.recording(options.log, m => { this.lastErrorLog = m }))
     this.currentCtx = this.vmContext
     this.contexts.set(0, this.vmContext)
     // Paused requests learn of a failure that happens in another callback.
@@ -128,7 +128,7 @@ export class ProxyVm implements HostVm {
         // A command that exits with 0 has simply finished starting.
         if (!(err instanceof ProcExit && err.code === 0)) {
           w.fail(name, describeTrap(err))
-          throw new VmStartError(`${name} failed: ${describeTrap(err)}${this.lastLogHint()}`, name)
+          throw new VmStartError(`${name} failed: ${describeTrap(err)}${logHint(this.lastErrorLog)}`, name)
         }
       } finally {
         w.depth--
@@ -156,21 +156,16 @@ export class ProxyVm implements HostVm {
     }
   }
 
-  /** A sink that remembers the last error-level line, for failure reports. */
-  recording (inner: LogSink): LogSink {
-    const vm = this
+  /** A sink that hands error-level lines to `remember`, for failure reports. */
+  private recording (inner: LogSink, remember: (message: string) => void): LogSink {
     return {
       enabled: (level) => level >= LogLevel.Error || inner.enabled(level),
       write (level, message) {
-        if (level >= LogLevel.Error) vm.lastErrorLog = message
+        if (level >= LogLevel.Error) remember(message)
         if (inner.enabled(level)) inner.write(level, message)
       },
       level: () => inner.level()
     }
-  }
-
-  lastLogHint (): string {
-    return this.lastErrorLog === undefined ? '' : ` (the filter logged: ${this.lastErrorLog})`
   }
 
   private reportHostError (name: string, err: unknown): void {
@@ -211,7 +206,9 @@ export class ProxyVm implements HostVm {
 
   newRootContext (plugin: PluginInfo, makeLog: (id: number) => LogSink): RootContext {
     const id = this.allocId()
-    const root = new RootContext(this, id, plugin, this.recording(makeLog(id)))
+    const holder: { root?: RootContext } = {}
+    const sink = this.recording(makeLog(id), m => { if (holder.root !== undefined) holder.root.lastErrorLog = m })
+    const root = holder.root = new RootContext(this, id, plugin, sink)
     this.contexts.set(id, root)
     this.roots.push(root)
     return root
@@ -279,8 +276,11 @@ export class ProxyVm implements HostVm {
     const cb = this.cb
     const fail = (callback: string, what: string): never => {
       const trap = this.wasm.failure
-      const detail = trap !== undefined ? `trapped: ${trap.message}` : what
-      throw new VmStartError(`${callback} ${detail}${this.lastLogHint()}`, callback)
+      // The trap may come from a nested call (the allocator) rather than the callback itself.
+      const detail = trap === undefined
+        ? what
+        : trap.callback === callback ? `trapped: ${trap.message}` : `failed in ${trap.callback}: ${trap.message}`
+      throw new VmStartError(`${callback} ${detail}${logHint(root.lastErrorLog)}`, callback)
     }
     root.phase = RootPhase.Creating
     if (cb.contextCreate !== undefined && this.invoke(root, 'proxy_on_context_create', cb.contextCreate, root.id, 0) === undefined) {
@@ -327,4 +327,8 @@ export class ProxyVm implements HostVm {
     root.phase = RootPhase.Deleted
     this.removeContext(root)
   }
+}
+
+function logHint (line: string | undefined): string {
+  return line === undefined ? '' : ` (the filter logged: ${line})`
 }

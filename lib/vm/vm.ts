@@ -55,13 +55,15 @@ export class WasmVm {
 
   /**
    * Calls an export. Returns its i32 result (0 for void), or undefined when
-   * the VM is failed or the call trapped (the VM is then failed).
+   * the VM is failed, the call trapped, or the VM failed during the call
+   * (e.g. in a nested allocation): then its result means nothing.
    */
   call (name: string, fn: WasmFunction, a?: number, b?: number, c?: number, d?: number, e?: number): number | undefined {
     if (this.failed) return undefined
     this.depth++
     try {
       const r = fn(a as number, b as number, c as number, d as number, e as number)
+      if (this.failed) return undefined
       return typeof r === 'number' ? r : 0
     } catch (err) {
       this.fail(name, describeTrap(err))
