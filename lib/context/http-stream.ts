@@ -76,6 +76,10 @@ export class HttpStream {
   private waiterDir: Dir | undefined
   private queuedLocal: LocalReply | undefined
   private outcome: Outcome | undefined
+  /** The response phase ends at the first body byte out of the chain, not at the headers. */
+  private waitForBody = false
+  private resReleased = false
+  private resStarted = false
 
   constructor (plugins: readonly Plugin[], private readonly adapter: StreamAdapter, private readonly options: StreamOptions) {
     this.slots = plugins.map(plugin => ({ plugin, ctx: undefined, entered: false, skipped: false }))
@@ -180,6 +184,11 @@ export class HttpStream {
     return this.respMap
   }
 
+  /** Whether the request headers have passed every filter. */
+  get requestReleased (): boolean {
+    return this.req.released
+  }
+
   /** Whether the body at `dir` has fully passed the chain already (so its size is known). */
   bodyComplete (dir: Dir): boolean {
     const d = dir === 'request' ? this.req : this.res
@@ -209,8 +218,13 @@ export class HttpStream {
     this.req.finish(trailers)
   }
 
-  /** Response headers through the filters that saw the request, in reverse. */
-  runResponseHeaders (endOfStream: boolean): Outcome | Promise<Outcome> {
+  /**
+   * Response headers through the filters that saw the request, in reverse.
+   * With `waitForBody` (the body goes through the chain too) it resolves
+   * when the first body bytes (or the end) come out, so that until then a
+   * filter can still replace the whole response.
+   */
+  runResponseHeaders (endOfStream: boolean, waitForBody = false): Outcome | Promise<Outcome> {
     if (this.phase >= Phase.Sent) return Outcome.Continue
     this.phase = Phase.Response
     this.respMap = this.adapter.loadResponseHeaders()
@@ -224,6 +238,7 @@ export class HttpStream {
       return Outcome.Replied
     }
     this.outcome = undefined
+    this.waitForBody = waitForBody && !endOfStream
     this.res.start(endOfStream)
     return this.settleOrWait('response')
   }
@@ -325,9 +340,25 @@ export class HttpStream {
       wantsTrailers: p => this.takesCallback(slotAt(p), 'responseTrailers'),
       letsDataIn: p => slotAt(p).plugin.info.allowStopIteration,
       overLimit: () => this.tooLarge('response'),
-      released: () => this.conclude(Outcome.Continue, 'response'),
-      emit: chunks => this.adapter.responseData(chunks),
-      end: trailers => this.adapter.responseEnd(trailers)
+      released: () => {
+        if (this.waitForBody) this.resReleased = true
+        else this.conclude(Outcome.Continue, 'response')
+      },
+      emit: chunks => {
+        this.responseStarts()
+        this.adapter.responseData(chunks)
+      },
+      end: trailers => {
+        this.responseStarts()
+        this.adapter.responseEnd(trailers)
+      }
+    }
+  }
+
+  private responseStarts (): void {
+    if (this.resReleased && !this.resStarted) {
+      this.resStarted = true
+      this.conclude(Outcome.Continue, 'response')
     }
   }
 
@@ -427,7 +458,8 @@ export class HttpStream {
       this.conclude(Outcome.Replied, 'request')
       return
     }
-    if (this.phase === Phase.Response && this.res !== undefined && !this.res.released) {
+    if (this.phase === Phase.Response) {
+      // Nothing has gone to the client yet: the reply replaces the response.
       this.replaceResponse(reply)
       this.conclude(Outcome.Replied, 'response')
       return

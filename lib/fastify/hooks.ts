@@ -135,7 +135,7 @@ export function buildHooks (host: WasmHost, chains: ChainResolver) {
       if (adapter.responseTrailers !== undefined) return done(null, adapter.collectedWithTrailers())
       done(null, adapter.collectedBody)
     }
-    const o = stream.runResponseHeaders(false)
+    const o = stream.runResponseHeaders(false, true)
     stream.responseData(typeof payload === 'string' ? Buffer.from(payload) : payload, true)
     if (typeof o === 'number') after(o)
     else o.then(after, done)
@@ -157,7 +157,7 @@ export function buildHooks (host: WasmHost, chains: ChainResolver) {
       stream.responseSent()
       done(null, out)
     }
-    const o = stream.runResponseHeaders(false)
+    const o = stream.runResponseHeaders(false, true)
     source.on('data', (chunk: Buffer | string) => stream.responseData(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, false))
     source.on('end', () => stream.responseEnd(undefined))
     source.on('error', (err) => out.destroy(err))

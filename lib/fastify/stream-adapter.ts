@@ -91,9 +91,11 @@ export class FastifyStreamAdapter implements StreamAdapter {
     if (trailers !== undefined) {
       raw.trailers = trailerObject(trailers) as typeof raw.trailers
     }
-    // Now the size is known: the route sees the length of the body it parsed.
-    if (this.requestBody !== undefined && raw.headers['content-length'] === undefined) {
+    // Now the size is known: a route that parsed the body sees its real length.
+    if (this.requestBody !== undefined && this.stream.requestReleased) {
+      delete raw.headers['transfer-encoding']
       raw.headers['content-length'] = String(this.requestBodyBytes)
+      syncRawHeaders(raw)
     }
     this.requestBody?.end()
   }
@@ -180,10 +182,11 @@ export class FastifyStreamAdapter implements StreamAdapter {
       Object.assign(headers, next)
       syncRawHeaders(raw)
     }
-    if (this.requestBody !== undefined) {
-      // Filters may change the body's length: it is known again once it has passed them.
+    if (this.requestBody !== undefined && !this.stream.bodyComplete('request')) {
+      // Filters may change the body's length: until it has passed them it is
+      // chunked (a gateway forwards it so; the real length follows at the end).
       delete raw.headers['content-length']
-      delete raw.headers['transfer-encoding']
+      raw.headers['transfer-encoding'] = 'chunked'
       syncRawHeaders(raw)
     }
   }
