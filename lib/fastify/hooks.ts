@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, onSendHookHandler, preParsingHookHandler } from 'fastify'
+import type { FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, onSendHookHandler, preParsingHookHandler } from 'fastify'
 import type { Readable } from 'node:stream'
 import type { WasmHost } from '../context/host'
 import { Outcome } from '../context/http-stream'
