@@ -71,7 +71,10 @@ export function buildHooks (host: WasmHost, chains: ChainResolver) {
     adapter.stream = stream
     ;(request as WithStream)[kStream] = adapter
     // One place ends every stream: after the response, or when the client leaves.
-    reply.raw.once('close', () => stream.finish())
+    reply.raw.once('close', () => {
+      stream.finish()
+      adapter.dispose()
+    })
     const body = hasBody(request.raw.headers)
     const o = stream.runRequestHeaders(!body)
     // The body reaches filters even while they hold the headers.

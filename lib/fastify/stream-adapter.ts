@@ -110,7 +110,18 @@ export class FastifyStreamAdapter implements StreamAdapter {
   /** Streams what passes the chain from `source` (a stream payload). */
   streamResponse (source: Readable): Readable {
     const sink = this.responseSink = new BodySink(source)
+    this.responseSource = source
     return sink.out
+  }
+
+  private responseSource: Readable | undefined
+
+  /** The request is over: release what still holds sockets or memory (a paused upstream body). */
+  dispose (): void {
+    const source = this.responseSource
+    if (source !== undefined && !source.destroyed) source.destroy()
+    const body = this.requestBody?.out
+    if (body !== undefined && !body.destroyed && !body.readableEnded) body.destroy()
   }
 
   /** A collected response turns into a stream when it cannot finish at once. */
