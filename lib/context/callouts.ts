@@ -46,11 +46,6 @@ export class HttpCallouts {
 
   constructor (private readonly vm: ProxyVm, private readonly upstreams: Upstreams | undefined) {}
 
-  /** Calls in flight. */
-  get size (): number {
-    return this.calls.size
-  }
-
   dispatch (root: RootContext, origin: BaseContext, request: HttpCallRequest): { status: WasmResult, token: number } {
     const upstreams = this.upstreams
     if (upstreams === undefined || !upstreams.has(request.cluster)) {
@@ -65,10 +60,12 @@ export class HttpCallouts {
     }
     const call: Call = { token: this.allocToken(), root, origin, cluster: request.cluster, controller: new AbortController(), orphaned: false }
     this.calls.set(call.token, call)
-    upstreams.send(request, call.controller.signal).then(
-      outcome => this.complete(call, outcome),
-      err => this.report(call, err)
-    )
+    if (origin.log.enabled(LogLevel.Debug)) {
+      origin.log.write(LogLevel.Debug, `proxy_http_call to cluster ${JSON.stringify(request.cluster)}: ${request.method} ${request.path} (token ${call.token})`)
+    }
+    upstreams.send(request, call.controller.signal)
+      .then(outcome => this.complete(call, outcome))
+      .catch(err => this.report(call, err))
     return { status: WasmResult.Ok, token: call.token }
   }
 

@@ -23,6 +23,7 @@ function reasonOf (code: string): string {
   if (RESOLVE_CODES.has(code)) return 'resolver failure'
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout'
   if (code === 'UND_ERR_HEADERS_OVERFLOW') return 'response too large'
+  if (code === 'UND_ERR_INVALID_ARG') return 'invalid request'
   if (code.startsWith('ERR_TLS') || code.includes('CERT') || code.startsWith('ERR_SSL')) return 'tls handshake failure'
   return 'broken connection'
 }

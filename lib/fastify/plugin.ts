@@ -29,6 +29,8 @@ export interface ProxyWasmOptions {
    * The upstreams filters may reach with proxy_http_call, by cluster name:
    * a URL (`http://127.0.0.1:9001`) or `{ url, timeout }` where timeout (ms)
    * applies to calls that pass 0. A name not listed answers BadArgument.
+   * Request trailers a filter passes are not sent (undici cannot send
+   * them); each such call logs a warning.
    */
   clusters?: Record<string, ClusterOption>
 }

@@ -42,6 +42,8 @@ export function calloutFunctions (vm: HostVm) {
       const path = pseudo[':path']
       const authority = pseudo[':authority']
       if (method === undefined || path === undefined || authority === undefined) return WasmResult.BadArgument
+      // A callout is an origin-form request: no `*`, no CONNECT tunnel.
+      if (path.charCodeAt(0) !== 47 || method === 'CONNECT') return WasmResult.BadArgument
       const { status, token } = vm.httpCall({ cluster, method, path, authority, headers: regular, body, trailers, timeoutMs: timeoutMs >>> 0 })
       if (status === WasmResult.Ok) mem.writeU32(tokenPtr, token)
       return status
