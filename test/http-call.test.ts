@@ -5,7 +5,7 @@ import { test } from 'tap'
 import { request } from 'undici'
 import { parsePairs } from '../lib/abi/pairs'
 import { buildApp, filter } from './helpers/app'
-import { wat } from './helpers/fixtures'
+import { as, wat } from './helpers/fixtures'
 
 interface Seen {
   method: string
@@ -130,6 +130,69 @@ test('a call from on_request_headers: the upstream sees the request line, header
   t.ok(logs.filterMessages('echo').includes('map 6 after the callback: 2'), 'map 6 is gone once the callback returned')
 })
 
+/** An auth service: `Bearer <user>` is allowed as <user> unless the user is "mallory". */
+async function authService (t: { teardown: (fn: () => unknown) => void }) {
+  return upstream(t, (req, res) => {
+    const user = String(req.headers.authorization ?? '').replace(/^Bearer /, '')
+    // Answers out of order, so pauses overlap.
+    setTimeout(() => {
+      if (user === '' || user === 'mallory') res.writeHead(401).end(`no entry for ${user === '' ? 'anonymous' : user}`)
+      else res.writeHead(200, { 'x-user': user }).end()
+    }, user.length)
+  })
+}
+
+const auth = (cluster: string, clusters: Record<string, unknown>) =>
+  ({ configs: [filter('http-auth', as('http-auth'), { configuration: cluster })], clusters }) as any
+
+test('AssemblyScript auth filter: pause, call out, then continue with the answer or deny from the callback', async t => {
+  const svc = await authService(t)
+  const { app } = await buildApp(t, auth('auth', { auth: svc.url }), { level: 'info' })
+  let handled = 0
+  app.get('/api/*', async (req) => { handled++; return `hello ${req.headers['x-auth-user']}` })
+
+  const ok = await app.inject({ url: '/api/orders?id=3', headers: { authorization: 'Bearer alice' } })
+  t.equal(ok.statusCode, 200)
+  t.equal(ok.body, 'hello alice', 'continued, with the header the callback added')
+  const seen = svc.seen[0]
+  t.equal(seen.method, 'GET')
+  t.equal(seen.url, '/check')
+  t.equal(seen.headers.host, 'auth.internal')
+  t.equal(seen.headers.authorization, 'Bearer alice')
+  t.equal(seen.headers['x-original-path'], '/api/orders?id=3')
+
+  const denied = await app.inject({ url: '/api/orders', headers: { authorization: 'Bearer mallory' } })
+  t.equal(denied.statusCode, 403)
+  t.equal(denied.body, 'no entry for mallory', 'the callback replied with the answer body')
+  t.equal(handled, 1)
+
+  // Concurrent requests: each resumes (or is denied) on its own answer.
+  const users = ['bob', 'mallory', 'carol', '', 'dave', 'mallory', 'erin', 'frank']
+  const results = await Promise.all(users.map(u => app.inject({ url: '/api/x', headers: u === '' ? {} : { authorization: `Bearer ${u}` } })))
+  results.forEach((res, i) => {
+    const u = users[i]
+    if (u === '' || u === 'mallory') t.same([res.statusCode, res.body], [403, `no entry for ${u === '' ? 'anonymous' : u}`])
+    else t.same([res.statusCode, res.body], [200, `hello ${u}`])
+  })
+  t.equal(app.proxyWasm.stats()[0].streamContexts, 0)
+  t.notOk(app.proxyWasm.stats()[0].failed)
+})
+
+test('AssemblyScript auth filter: an unreachable auth service fails closed, an unknown cluster is refused', async t => {
+  const { app, logs } = await buildApp(t, auth('auth', { auth: await closedPort() }), { level: 'info' })
+  app.get('/', async () => 'handler')
+  const res = await app.inject({ url: '/', headers: { authorization: 'Bearer alice' } })
+  t.same([res.statusCode, res.body], [503, 'auth unavailable'])
+  t.ok(logs.lines.some(l => l.level === 40 && l.filter === 'http-auth' && /cluster "auth" failed \(token 4\): connection refused/.test(l.msg)))
+
+  const { app: other, logs: otherLogs } = await buildApp(t, auth('nope', { auth: 'http://127.0.0.1:1' }), { level: 'info' })
+  other.get('/', async () => 'handler')
+  const refused = await other.inject({ url: '/' })
+  t.same([refused.statusCode, refused.body], [500, 'auth call refused'])
+  t.ok(otherLogs.lines.some(l => l.level === 40 && /filter http-auth asked for unknown cluster "nope"/.test(l.msg)))
+  t.ok(otherLogs.filterMessages('http-auth').includes('auth call refused: 2'), 'the SDK saw BadArgument')
+})
+
 test('buffer 4 honours start and max_size, read from the stream or from the root context', async t => {
   const up = await upstream(t, (_req, res) => res.end('0123456789'))
   const { app } = await buildApp(t, echo({ up: up.url }))
@@ -192,7 +255,9 @@ test('edge cases of proxy_http_call answer the documented status before anything
     [12, 'a header value with CR', 2, 0],
     [13, ':status among request headers', 2, 0],
     [14, 'a pseudo-header among trailers', 2, 0],
-    [17, 'an empty cluster name', 2, 0]
+    [17, 'an empty cluster name', 2, 0],
+    [18, 'OPTIONS * (not origin-form)', 2, 0],
+    [19, 'CONNECT', 2, 0]
   ]
   for (const [n, what, status, token] of cases) {
     const res = await app.inject({ url: '/', headers: { 'x-edge': String(n) } })
@@ -373,6 +438,33 @@ test('app.close() cancels calls in flight: no callback afterwards, no hang, paus
   await new Promise(resolve => setTimeout(resolve, 20))
   t.notOk(logs.lines.some(l => l.msg.startsWith('response context') || l.msg.startsWith('http call response')), 'no callback after close')
   t.same(logs.lines.filter(l => l.level >= 50), [], 'no errors')
+})
+
+test('calls reuse pooled keep-alive connections', async t => {
+  const up = await upstream(t)
+  let connections = 0
+  up.server.on('connection', () => { connections++ })
+  const { app } = await buildApp(t, echo({ up: up.url }), { level: 'warn' })
+  app.get('/', async () => 'handler')
+  for (let i = 0; i < 10; i++) t.equal(report((await app.inject({ url: '/' })).rawPayload).body, 'ok')
+  t.equal(up.seen.length, 10)
+  t.ok(connections < 10, `${connections} connection(s) for ten calls in a row`)
+})
+
+test('a VM that fails aborts its calls in flight; their answers are never delivered', async t => {
+  const closed: string[] = []
+  const held = await upstream(t, (req, res) => { res.on('close', () => closed.push(req.url!)) })
+  const { app, logs } = await buildApp(t, echo({ up: held.url }), { level: 'warn' })
+  app.get('/*', async () => 'handler')
+  const waiting = app.inject({ url: '/waiting' })
+  await until(() => held.seen.length === 1, 'the call to reach the upstream')
+  const trap = await app.inject({ url: '/trap', headers: { 'x-trap': '1' } })
+  t.equal(trap.statusCode, 503)
+  const res = await waiting
+  t.equal(res.statusCode, 503, 'the paused request fails closed')
+  await until(() => closed.length === 1, 'the call to be aborted')
+  t.same(closed, ['/waiting'])
+  t.notOk(logs.lines.some(l => l.msg.startsWith('http call response')))
 })
 
 test('options.clusters is validated', async t => {
