@@ -4,6 +4,7 @@ import type { RouteFilters } from './lib/fastify/routes'
 
 export type { ProxyWasmApi, ProxyWasmOptions } from './lib/fastify/plugin'
 export type { PluginConfig, VmConfig, CodeConfig, ConfigurationValue } from './lib/config/types'
+export type { ClusterOption } from './lib/config/clusters'
 export type { VmStats } from './lib/context/host'
 export type { RouteFilters } from './lib/fastify/routes'
 export { errors } from './lib/errors'

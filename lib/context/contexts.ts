@@ -5,6 +5,7 @@ import { WasmResult } from '../abi/status'
 import type { HostBuffer, HostContext, LocalResponse, LogSink } from '../host/types'
 import { isWellKnown, setStreamAttribute, streamAttribute } from './attributes'
 import { ReadOnlyBuffer } from './buffers'
+import type { CallResponse } from './callouts'
 import type { HttpStream } from './http-stream'
 import type { PluginInfo } from './plugin-info'
 import type { ProxyVm } from './proxy-vm'
@@ -93,6 +94,10 @@ export class RootContext extends BaseContext {
   phase = RootPhase.Creating
   /** The last error-level line this plugin logged, quoted in failure reports. */
   lastErrorLog: string | undefined
+  /** What proxy_get_status reports: the outcome of the last callout delivered here. */
+  calloutStatus = { code: 0, message: '' }
+  /** The answer proxy_on_http_call_response is delivering. */
+  callResponse: CallResponse | undefined
   private tickMs = 0
   private timer: NodeJS.Timeout | undefined
   private pendingDone: (() => void) | undefined
@@ -108,7 +113,21 @@ export class RootContext extends BaseContext {
     if (type === BufferType.PluginConfiguration) {
       return this.phase === RootPhase.Creating || this.phase === RootPhase.Configuring ? this.pluginConfiguration : undefined
     }
+    if (type === BufferType.HttpCallResponseBody) return this.delivering()?.body
     return super.buffer(type)
+  }
+
+  /** Maps 6/7 while proxy_on_http_call_response runs; read-only (headerMapWritable stays false). */
+  override headerMap (type: MapType): HeaderMap | undefined {
+    if (type === MapType.HttpCallResponseHeaders) return this.delivering()?.headers
+    if (type === MapType.HttpCallResponseTrailers) return this.delivering()?.trailers
+    return undefined
+  }
+
+  /** The callout answer, only while its callback (not what it defers) runs on this root. */
+  private delivering (): CallResponse | undefined {
+    const r = this.callResponse
+    return r !== undefined && this.vm.current() === this ? r : undefined
   }
 
   override property (path: string[]): PropertyValue | undefined {
@@ -200,6 +219,8 @@ export class StreamContext extends BaseContext {
   }
 
   override headerMap (type: MapType): HeaderMap | undefined {
+    // A callout's answer is the root's; a filter that switched here still reads it.
+    if (type === MapType.HttpCallResponseHeaders || type === MapType.HttpCallResponseTrailers) return this.root.headerMap(type)
     return this.stream.headerMap(type)
   }
 
@@ -208,6 +229,7 @@ export class StreamContext extends BaseContext {
   }
 
   override buffer (type: BufferType): HostBuffer | undefined {
+    if (type === BufferType.HttpCallResponseBody) return this.root.buffer(type)
     return this.stream.buffer(type, this) ?? super.buffer(type)
   }
 

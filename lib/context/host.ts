@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import type { ClusterSpec } from '../config/clusters'
 import type { PluginSpec } from '../config/types'
 import { errors } from '../errors'
 import { compileModule, ModuleError, type CompiledModule } from '../vm/module'
@@ -7,14 +8,17 @@ import { HttpStream } from './http-stream'
 import { PinoSink, type PinoLike } from './logger'
 import { Plugin } from './plugin'
 import { ProxyVm, VmStartError } from './proxy-vm'
+import { Upstreams } from './upstreams'
 
 export interface HostOptions {
   /** The application logger; filters log through it outside requests. */
   logger: PinoLike
   /** How long a root context that answered false from on_done may take to call proxy_done. */
   shutdownGraceMs: number
-  /** Most body bytes a filter may hold back before the client gets 413 (request) or 500 (response). */
+  /** Most body bytes a filter may hold back before the client gets 413 (request) or 500 (response); also the limit of a callout's response body. */
   bodyLimit: number
+  /** The upstreams proxy_http_call may reach, by name. */
+  clusters?: ClusterSpec[]
 }
 
 export interface VmStats {
@@ -43,9 +47,11 @@ const FAILURE_KEY: Record<string, string> = {
 export class WasmHost {
   readonly byName = new Map<string, Plugin>()
   private closed = false
+  private readonly upstreams: Upstreams
 
   private constructor (readonly plugins: Plugin[], readonly vms: ProxyVm[], private readonly options: HostOptions) {
     for (const p of plugins) this.byName.set(p.name, p)
+    this.upstreams = new Upstreams(options.clusters ?? [], options.bodyLimit)
   }
 
   static async start (specs: PluginSpec[], options: HostOptions): Promise<WasmHost> {
@@ -81,7 +87,8 @@ export class WasmHost {
               vmId: spec.vm.vmId,
               vmConfiguration: spec.vm.configuration,
               environ: spec.vm.environ,
-              log: new PinoSink(options.logger, spec.name, 0)
+              log: new PinoSink(options.logger, spec.name, 0),
+              upstreams: host.upstreams
             })
           } catch (err) {
             if (err instanceof VmStartError) throw new errors.Start(`${spec.source}: ${spec.keyPrefix}${spec.vmKey}.code: ${spec.vm.codeSource}: ${err.message}`)
@@ -128,11 +135,20 @@ export class WasmHost {
     return new HttpStream(chain, adapter, { bodyLimit: this.options.bodyLimit })
   }
 
-  /** Root on_done/on_delete for every plugin; timers stop. */
+  /** Aborts every callout in flight; none is delivered (the app is closing). */
+  cancelCallouts (): void {
+    for (const vm of this.vms) vm.callouts.cancelAll()
+  }
+
+  /** Callouts cancelled, root on_done/on_delete for every plugin, timers stop, connections close. */
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.cancelCallouts()
     await Promise.all(this.plugins.map(p => p.vm.stopRoot(p.root, this.options.shutdownGraceMs)))
+    // A root's on_done may still have called out: those are dropped too.
+    this.cancelCallouts()
+    await this.upstreams.close()
   }
 
   stats (): VmStats[] {

@@ -1,13 +1,16 @@
 import { AbiVersion, LogLevel } from '../abi/enums'
 import { buildImports } from '../host'
-import type { HostContext, HostVm, LogSink } from '../host/types'
+import { WasmResult } from '../abi/status'
+import type { HostContext, HostVm, HttpCallRequest, LogSink } from '../host/types'
 import type { CompiledModule } from '../vm/module'
 import { ProcExit, describeTrap } from '../vm/traps'
 import { Restriction, WasmVm, type WasmFunction } from '../vm/vm'
 import { WA, type WasmInstance, type WasmMemory } from '../vm/wasm-api'
 import { ReadOnlyBuffer } from './buffers'
+import { HttpCallouts } from './callouts'
 import { BaseContext, RootContext, RootPhase, StreamContext, VmContext } from './contexts'
 import type { PluginInfo } from './plugin-info'
+import type { Upstreams } from './upstreams'
 
 /** Callbacks resolved once from the module's exports. */
 interface Callbacks {
@@ -22,6 +25,7 @@ interface Callbacks {
   requestTrailers?: WasmFunction
   responseTrailers?: WasmFunction
   log?: WasmFunction
+  httpCallResponse?: WasmFunction
   done?: WasmFunction
   delete?: WasmFunction
 }
@@ -33,6 +37,8 @@ export interface VmOptions {
   environ: string[]
   /** Sink for the VM context (start, allocation) and for host-side reports. */
   log: LogSink
+  /** The clusters proxy_http_call may reach (none: every call answers BadArgument). */
+  upstreams?: Upstreams
 }
 
 /** Thrown when a module cannot be started; the config layer adds file and key. */
@@ -56,13 +62,13 @@ export class ProxyVm implements HostVm {
   readonly roots: RootContext[] = []
   readonly vmContext: VmContext
   cb: Callbacks = {}
+  readonly callouts: HttpCallouts
   /** The last error-level line logged from the VM context (start code), quoted in failure reports. */
   private lastErrorLog: string | undefined
   private nextId = 1
   private currentCtx: BaseContext
   private effectiveCtx: BaseContext | undefined
   private readonly deferred: (() => void)[] = []
-  private callStatusValue = { code: 0, message: '' }
 
   private constructor (readonly compiled: CompiledModule, readonly options: VmOptions) {
     this.abi = compiled.abi
@@ -71,8 +77,10 @@ export class ProxyVm implements HostVm {
     this.vmContext = new VmContext(this, this.recording(options.log, m => { this.lastErrorLog = m }))
     this.currentCtx = this.vmContext
     this.contexts.set(0, this.vmContext)
+    this.callouts = new HttpCallouts(this, options.upstreams)
     // Paused requests learn of a failure that happens in another callback.
     this.wasm.onFail(() => {
+      this.callouts.abortAll()
       for (const c of this.streamContexts()) c.stream.vmFailed(c)
     })
   }
@@ -151,6 +159,7 @@ export class ProxyVm implements HostVm {
       requestTrailers: f('proxy_on_request_trailers'),
       responseTrailers: f('proxy_on_response_trailers'),
       log: f('proxy_on_log'),
+      httpCallResponse: f('proxy_on_http_call_response'),
       done: f('proxy_on_done'),
       delete: f('proxy_on_delete')
     }
@@ -192,7 +201,22 @@ export class ProxyVm implements HostVm {
   }
 
   callStatus (): { code: number, message: string } {
-    return this.callStatusValue
+    return this.rootOf(this.effectiveCtx ?? this.currentCtx)?.calloutStatus ?? NO_STATUS
+  }
+
+  httpCall (request: HttpCallRequest): { status: WasmResult, token: number } {
+    const origin = this.effectiveCtx ?? this.currentCtx
+    const root = this.rootOf(origin)
+    // The VM context has no root to deliver to (it is current only while starting or allocating).
+    if (root === undefined) return { status: WasmResult.BadArgument, token: 0 }
+    return this.callouts.dispatch(root, origin, request)
+  }
+
+  /** Callouts and their status belong to the root of the current (or effective) context. */
+  private rootOf (ctx: BaseContext): RootContext | undefined {
+    if (ctx instanceof RootContext) return ctx
+    if (ctx instanceof StreamContext) return ctx.root
+    return undefined
   }
 
   // ---- contexts -----------------------------------------------------------
@@ -223,6 +247,7 @@ export class ProxyVm implements HostVm {
   removeContext (ctx: BaseContext): void {
     this.contexts.delete(ctx.id)
     if (this.effectiveCtx === ctx) this.effectiveCtx = undefined
+    this.callouts.contextRemoved(ctx)
   }
 
   /** Stream contexts currently alive (for failure fan-out and leak checks). */
@@ -328,6 +353,8 @@ export class ProxyVm implements HostVm {
     this.removeContext(root)
   }
 }
+
+const NO_STATUS = { code: 0, message: '' }
 
 function logHint (line: string | undefined): string {
   return line === undefined ? '' : ` (the filter logged: ${line})`

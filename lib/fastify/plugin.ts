@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import { parseClusters, type ClusterOption } from '../config/clusters'
 import { loadConfigs } from '../config/load'
 import type { PluginConfig } from '../config/types'
 import { WasmHost, type VmStats } from '../context/host'
@@ -20,9 +21,18 @@ export interface ProxyWasmOptions {
   /**
    * Most body bytes one filter may hold back (StopIterationAndBuffer, or
    * while it holds the headers) before the client gets 413 (request) or
-   * 500 (response). Default 1 MiB.
+   * 500 (response). Default 1 MiB. A callout's response body over this
+   * size fails the call.
    */
   bodyLimit?: number
+  /**
+   * The upstreams filters may reach with proxy_http_call, by cluster name:
+   * a URL (`http://127.0.0.1:9001`) or `{ url, timeout }` where timeout (ms)
+   * applies to calls that pass 0. A name not listed answers BadArgument.
+   * Request trailers a filter passes are not sent (undici cannot send
+   * them); each such call logs a warning.
+   */
+  clusters?: Record<string, ClusterOption>
 }
 
 /** The `app.proxyWasm` decorator. */
@@ -44,8 +54,11 @@ export const proxyWasmPlugin: FastifyPluginAsync<ProxyWasmOptions> = async funct
   if (typeof bodyLimit !== 'number' || !Number.isInteger(bodyLimit) || bodyLimit < 0) {
     throw new errors.InvalidConfig(`options.bodyLimit: expected a number of bytes >= 0, got ${JSON.stringify(bodyLimit)}`)
   }
+  const clusters = parseClusters(opts.clusters)
   const specs = await loadConfigs(opts.configs, baseDir)
-  const host = await WasmHost.start(specs, { logger: app.log as unknown as PinoLike, shutdownGraceMs: grace, bodyLimit })
+  const host = await WasmHost.start(specs, { logger: app.log as unknown as PinoLike, shutdownGraceMs: grace, bodyLimit, clusters })
+  // Before the server waits for requests in flight: a request paused on a call would wait forever.
+  app.addHook('preClose', async () => host.cancelCallouts())
   app.addHook('onClose', async () => host.close())
 
   const api: ProxyWasmApi = {

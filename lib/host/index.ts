@@ -4,6 +4,7 @@ import { isHostTrap, RestrictedCall } from '../vm/traps'
 import { Restriction } from '../vm/vm'
 import type { WasmImports } from '../vm/wasm-api'
 import { bufferFunctions } from './buffers'
+import { calloutFunctions } from './callouts'
 import { emscriptenFunctions } from './emscripten'
 import { headerFunctions } from './headers'
 import { loggingFunctions } from './logging'
@@ -53,6 +54,7 @@ export function buildImports (vm: HostVm, report: (name: string, err: unknown) =
     ...bufferFunctions(vm),
     ...propertyFunctions(vm),
     ...streamFunctions(vm),
+    ...calloutFunctions(vm),
     ...pendingFunctions(vm),
     ...emscriptenFunctions()
   }

@@ -2,12 +2,12 @@ import { WasmResult } from '../abi/status'
 import type { HostVm } from './types'
 
 /**
- * Host functions whose implementation lands with later work (callouts,
+ * Host functions whose implementation lands with later work (gRPC callouts,
  * shared state, metrics, foreign functions). They link, so modules that
  * import them load, and answer Unimplemented with a warning.
  */
 const NAMES = [
-  'proxy_http_call', 'proxy_grpc_call', 'proxy_grpc_stream', 'proxy_grpc_send', 'proxy_grpc_cancel', 'proxy_grpc_close',
+  'proxy_grpc_call', 'proxy_grpc_stream', 'proxy_grpc_send', 'proxy_grpc_cancel', 'proxy_grpc_close',
   'proxy_get_shared_data', 'proxy_set_shared_data', 'proxy_register_shared_queue', 'proxy_resolve_shared_queue',
   'proxy_enqueue_shared_queue', 'proxy_dequeue_shared_queue', 'proxy_define_metric', 'proxy_increment_metric',
   'proxy_record_metric', 'proxy_get_metric', 'proxy_call_foreign_function'

@@ -23,6 +23,21 @@ export interface LocalResponse {
   grpcStatus: number | undefined
 }
 
+/** A proxy_http_call, validated by the host function. */
+export interface HttpCallRequest {
+  cluster: string
+  method: string
+  path: string
+  authority: string
+  /** Flat [name, value, ...] without pseudo-headers, names lower-cased. */
+  headers: string[]
+  body: Buffer
+  /** Flat [name, value, ...]; empty when the filter gave none. */
+  trailers: string[]
+  /** 0: the cluster's default timeout (none if it has none). */
+  timeoutMs: number
+}
+
 /** A log sink with a level; the Fastify layer backs it with pino. */
 export interface LogSink {
   /** Whether a message at this Proxy-Wasm level would be written. */
@@ -68,4 +83,6 @@ export interface HostVm {
   readonly environ: readonly string[]
   /** What `proxy_get_status` reports: the last callout's outcome. */
   callStatus (): { code: number, message: string }
+  /** Starts an HTTP callout for the root of the current context. */
+  httpCall (request: HttpCallRequest): { status: WasmResult, token: number }
 }
