@@ -15,11 +15,17 @@ export interface AttributeSource {
   responseHeadersWritable (): boolean
 }
 
+/** Envoy's map value: one pair per header name, repeated values comma-joined, pseudo-headers left out. */
 function withoutPseudo (map: HeaderMap): Buffer {
-  const flat: string[] = []
+  const joined = new Map<string, string>()
   for (let i = 0; i < map.flat.length; i += 2) {
-    if (map.flat[i].charCodeAt(0) !== 58) flat.push(map.flat[i], map.flat[i + 1])
+    const name = map.flat[i]
+    if (name.charCodeAt(0) === 58) continue
+    const prev = joined.get(name)
+    joined.set(name, prev === undefined ? map.flat[i + 1] : prev + ',' + map.flat[i + 1])
   }
+  const flat: string[] = []
+  for (const [name, value] of joined) flat.push(name, value)
   return encodePairs(flat)
 }
 
@@ -35,6 +41,8 @@ function headersBytes (map: HeaderMap): number {
 export function streamAttribute (path: string[], s: AttributeSource): PropertyValue | undefined {
   const [ns, field, key] = path
   const info = s.info
+  // Only maps have a third segment (a key); a scalar has no fields.
+  if (path.length > (field === 'headers' ? 3 : 2)) return undefined
   switch (ns) {
     case 'request': {
       const req = s.requestHeaders()
@@ -128,6 +136,7 @@ export function isWellKnown (path: string[]): boolean {
  */
 export function setStreamAttribute (path: string[], value: Buffer, s: AttributeSource): WasmResult {
   const [ns, field, key] = path
+  if (path.length > (field === 'headers' ? 3 : 2)) return WasmResult.BadArgument
   const text = value.toString('latin1')
   if (ns === 'request') {
     if (!s.requestHeadersWritable()) return WasmResult.BadArgument

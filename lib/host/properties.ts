@@ -10,6 +10,7 @@ export function propertyFunctions (vm: HostVm) {
       const raw = vm.mem.latin1(pathPtr, pathLen)
       if (raw === null) return WasmResult.InvalidMemoryAccess
       if (!vm.mem.valid(ptrPtr, 4) || !vm.mem.valid(sizePtr, 4)) return WasmResult.InvalidMemoryAccess
+      if (raw.length === 0) return WasmResult.BadArgument
       const value = vm.ctx().property(splitPropertyPath(raw))
       if (value === undefined) return WasmResult.NotFound
       return copyBytesOut(vm, encodePropertyValue(value), ptrPtr, sizePtr)
