@@ -1,9 +1,9 @@
-import { LogLevel, StreamType } from '../abi/enums'
+import { LogLevel } from '../abi/enums'
 import { HeaderMap } from '../abi/header-map'
 import { WasmResult } from '../abi/status'
 import type { HttpCallRequest, LogSink } from '../host/types'
 import { ReadOnlyBuffer } from './buffers'
-import { type BaseContext, type RootContext, StreamContext } from './contexts'
+import type { BaseContext, RootContext } from './contexts'
 import type { ProxyVm } from './proxy-vm'
 import type { CallOutcome, Upstreams } from './upstreams'
 
@@ -138,16 +138,9 @@ export class HttpCallouts {
     for (const call of this.calls.values()) this.drop(call)
   }
 
-  /**
-   * The app is closing: abort every call without delivering it. A request
-   * paused while its call was pending would wait forever, so it is reset.
-   */
+  /** The app is closing: abort every call without delivering it (held requests are answered by the host). */
   cancelAll (): void {
-    for (const call of [...this.calls.values()]) {
-      this.drop(call)
-      const origin = call.origin
-      if (origin instanceof StreamContext && origin.stream.paused) origin.closeStream(StreamType.Request)
-    }
+    for (const call of [...this.calls.values()]) this.drop(call)
   }
 
   private drop (call: Call): void {

@@ -130,9 +130,29 @@ export class WasmHost {
     })
   }
 
+  /** Requests in flight, for draining at close. */
+  private readonly streams = new Set<HttpStream>()
+  private readonly onStreamFinish = (s: HttpStream): void => { this.streams.delete(s) }
+
   /** A request through `chain`. */
   stream (chain: readonly Plugin[], adapter: StreamAdapter): HttpStream {
-    return new HttpStream(chain, adapter, { bodyLimit: this.options.bodyLimit })
+    const s = new HttpStream(chain, adapter, { bodyLimit: this.options.bodyLimit, onFinish: this.onStreamFinish })
+    this.streams.add(s)
+    return s
+  }
+
+  /**
+   * The app is closing: filters get the grace period to settle requests they
+   * hold (a callout may still answer); then callouts are cancelled and every
+   * request still held gets a 503, so the close never waits on a filter.
+   */
+  async drain (): Promise<void> {
+    const deadline = Date.now() + this.options.shutdownGraceMs
+    while (Date.now() < deadline && [...this.streams].some(s => s.paused)) {
+      await new Promise(resolve => setTimeout(resolve, 10))
+    }
+    this.cancelCallouts()
+    for (const s of this.streams) if (s.paused) s.shutdown()
   }
 
   /** Aborts every callout in flight; none is delivered (the app is closing). */

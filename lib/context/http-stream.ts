@@ -42,6 +42,8 @@ type Dir = 'request' | 'response'
 export interface StreamOptions {
   /** Most body bytes a filter may hold back (StopIterationAndBuffer) before the client gets 413/500. */
   bodyLimit: number
+  /** Called once when the stream has ended (after on_delete). */
+  onFinish?: (stream: HttpStream) => void
 }
 
 /**
@@ -483,6 +485,17 @@ export class HttpStream {
     this.respMap = new HeaderMap([':status', String(reply.status), ...reply.headers])
   }
 
+  /** The server is closing and a filter still holds this request: answer 503. */
+  shutdown (): void {
+    if (this.phase >= Phase.Sent) return
+    this.deliverLocal({
+      status: 503,
+      headers: [],
+      body: Buffer.from('Service Unavailable: the server is shutting down'),
+      details: 'wasm_shutdown'
+    })
+  }
+
   private tooLarge (dir: Dir): void {
     const status = dir === 'request' ? 413 : 500
     this.deliverLocal({
@@ -602,6 +615,7 @@ export class HttpStream {
       s.ctx = undefined
     }
     this.phase = Phase.Done
+    this.options.onFinish?.(this)
   }
 }
 

@@ -58,7 +58,7 @@ export const proxyWasmPlugin: FastifyPluginAsync<ProxyWasmOptions> = async funct
   const specs = await loadConfigs(opts.configs, baseDir)
   const host = await WasmHost.start(specs, { logger: app.log as unknown as PinoLike, shutdownGraceMs: grace, bodyLimit, clusters })
   // Before the server waits for requests in flight: a request paused on a call would wait forever.
-  app.addHook('preClose', async () => host.cancelCallouts())
+  app.addHook('preClose', async () => host.drain())
   app.addHook('onClose', async () => host.close())
 
   const api: ProxyWasmApi = {
