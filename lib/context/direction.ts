@@ -47,6 +47,8 @@ export interface DirectionDriver {
  * reports the whole buffered size), dropped on StopIterationNoBuffer, and
  * passed on with Continue; trailers follow the data.
  */
+const NONE: unknown[] = []
+
 export class Direction {
   /** Position of the first filter the headers have not passed. */
   pos = 0
@@ -56,9 +58,12 @@ export class Direction {
   private headersEos = false
   private releasedSent = false
   private endSent = false
-  private readonly bufs: ChunkBuffer[]
-  private readonly fresh: boolean[]
-  private readonly ended: boolean[]
+  // Per-position body state, allocated when the first body byte (or end) arrives:
+  // most requests have none.
+  private bufs: ChunkBuffer[] = NONE as ChunkBuffer[]
+  private fresh: boolean[] = NONE as boolean[]
+  private ended: boolean[] = NONE as boolean[]
+  private hasBody = false
   private trailerMap: HeaderMap | undefined
   /** Position the trailers have reached (n = passed every filter); -1: none. */
   private trailersAt = -1
@@ -68,7 +73,12 @@ export class Direction {
   /** Set by continue_stream during the filter's own callback. */
   continued = false
 
-  constructor (readonly n: number, private readonly driver: DirectionDriver, private readonly limit: number) {
+  constructor (readonly n: number, private readonly driver: DirectionDriver, private readonly limit: number) {}
+
+  private body (): void {
+    if (this.hasBody) return
+    this.hasBody = true
+    const n = this.n
     this.bufs = Array.from({ length: n + 1 }, () => new ChunkBuffer())
     this.fresh = new Array(n + 1).fill(false)
     this.ended = new Array(n + 1).fill(false)
@@ -84,6 +94,7 @@ export class Direction {
 
   /** The body waiting at a filter (what get/set_buffer_bytes act on). */
   bufferAt (position: number): ChunkBuffer {
+    this.body()
     return this.bufs[position]
   }
 
@@ -93,6 +104,7 @@ export class Direction {
 
   /** Creates the trailers the filter at `position` adds at the last body chunk. */
   ensureTrailers (position: number, make: () => HeaderMap): HeaderMap {
+    this.body()
     if (this.trailerMap === undefined) {
       this.trailerMap = make()
       // They start at this filter, which has seen them.
@@ -102,20 +114,17 @@ export class Direction {
     return this.trailerMap
   }
 
-  /** Whether the stream's end has reached `position`. */
-  endedAt (position: number): boolean {
-    return this.ended[position]
-  }
-
   start (endOfStream: boolean): void {
     this.started = true
+    // No body at all: the end travels with the headers.
     this.headersEos = endOfStream
-    if (endOfStream) this.ended[0] = true
     this.pump()
   }
 
   data (chunk: Buffer, endOfStream: boolean): void {
-    if (this.dead || this.ended[0]) return
+    if (this.dead || this.headersEos) return
+    this.body()
+    if (this.ended[0]) return
     this.bufs[0].append(chunk)
     this.fresh[0] = true
     if (endOfStream) this.ended[0] = true
@@ -124,7 +133,9 @@ export class Direction {
 
   /** End of body, with trailers if the peer sent some. */
   finish (trailers: HeaderMap | undefined): void {
-    if (this.dead || this.ended[0]) return
+    if (this.dead || this.headersEos) return
+    this.body()
+    if (this.ended[0]) return
     this.ended[0] = true
     this.fresh[0] = true
     if (trailers !== undefined && trailers.size > 0) {
@@ -141,17 +152,16 @@ export class Direction {
     if (position === this.pos && this.held !== Held.None) {
       this.held = Held.None
       this.pos++
-      if (this.headersEos) this.ended[this.pos] = true
     }
     // After StopAll the filter has not seen the body yet: it gets it now.
     // Otherwise what it buffered goes on.
-    if (!heldAll && position < this.pos) this.passOn(position)
+    if (!heldAll && position < this.pos && this.hasBody) this.passOn(position)
     this.pump()
   }
 
   stop (): void {
     this.dead = true
-    for (const b of this.bufs) b.clear()
+    if (this.hasBody) for (const b of this.bufs) b.clear()
   }
 
   /** Moves what waits at `p` (data, end, and trailers the filter has seen) to the next filter. */
@@ -213,7 +223,6 @@ export class Direction {
       if (r === DIVERTED) return this.stop()
       if (r === 0 || this.takeContinue()) {
         this.pos++
-        if (this.headersEos) this.ended[this.pos] = true
       } else {
         this.held = r === 1 && d.letsDataIn(p) ? Held.Stop : Held.StopAll
       }
@@ -222,6 +231,13 @@ export class Direction {
       this.releasedSent = true
       d.released()
       if (this.dead) return
+    }
+    if (!this.hasBody) {
+      if (this.headersEos && this.pos >= n && !this.endSent) {
+        this.endSent = true
+        d.end(undefined)
+      }
+      return
     }
     for (let p = 0; p < n; p++) {
       if (p > this.pos) break

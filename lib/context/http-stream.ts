@@ -85,7 +85,7 @@ export class HttpStream {
 
   constructor (plugins: readonly Plugin[], private readonly adapter: StreamAdapter, private readonly options: StreamOptions) {
     this.slots = plugins.map(plugin => ({ plugin, ctx: undefined, entered: false, skipped: false }))
-    this.req = new Direction(this.slots.length, this.requestDriver(), options.bodyLimit)
+    this.req = new Direction(this.slots.length, new RequestDriver(this), options.bodyLimit)
   }
 
   get info (): StreamInfo {
@@ -232,7 +232,7 @@ export class HttpStream {
     this.respMap = this.adapter.loadResponseHeaders()
     this.resOrder = []
     for (let i = this.slots.length - 1; i >= 0; i--) if (this.slots[i].entered) this.resOrder.push(i)
-    this.res = new Direction(this.resOrder.length, this.responseDriver(), this.options.bodyLimit)
+    this.res = new Direction(this.resOrder.length, new ResponseDriver(this), this.options.bodyLimit)
     const queued = this.queuedLocal
     if (queued !== undefined) {
       this.queuedLocal = undefined
@@ -287,88 +287,81 @@ export class HttpStream {
 
   // ---- callbacks ----------------------------------------------------------
 
-  private requestDriver (): DirectionDriver {
-    return {
-      headers: (p, _n, eos) => {
-        const s = this.slots[p]
-        if (s.skipped) return 0
-        const ctx = this.ensureContext(s)
-        if (ctx === undefined) return this.afterCall(s)
-        s.entered = true
-        const cb = s.plugin.vm.cb.requestHeaders
-        if (cb === undefined) return 0
-        const r = this.call(s, ctx, 'request', 'proxy_on_request_headers', cb, this.reqMap!.size, eos ? 1 : 0)
-        return this.afterCall(s, r)
-      },
-      data: (p, size, eos) => this.callBody('request', p, this.slots[p], size, eos),
-      trailers: (p, count) => {
-        const s = this.slots[p]
-        const cb = s.plugin.vm.cb.requestTrailers
-        if (cb === undefined || s.ctx === undefined) return 0
-        return this.afterCall(s, this.call(s, s.ctx, 'request', 'proxy_on_request_trailers', cb, count))
-      },
-      wantsData: p => this.takesCallback(this.slots[p], 'requestBody'),
-      wantsTrailers: p => this.takesCallback(this.slots[p], 'requestTrailers'),
-      letsDataIn: p => this.slots[p].plugin.info.allowStopIteration,
-      overLimit: () => this.tooLarge('request'),
-      released: () => {
-        if (this.phase === Phase.Request) this.phase = Phase.Upstream
-        this.conclude(Outcome.Continue, 'request')
-      },
-      emit: chunks => this.adapter.requestData(chunks),
-      end: trailers => this.adapter.requestEnd(trailers)
-    }
+  // The direction drivers below delegate here (classes, not closures: no
+  // per-request allocation of a dozen functions).
+
+  /** @internal */
+  reqHeaders (p: number, eos: boolean): number {
+    const s = this.slots[p]
+    if (s.skipped) return 0
+    const ctx = this.ensureContext(s)
+    if (ctx === undefined) return this.afterCall(s)
+    s.entered = true
+    const cb = s.plugin.vm.cb.requestHeaders
+    if (cb === undefined) return 0
+    const r = this.call(s, ctx, 'request', 'proxy_on_request_headers', cb, this.reqMap!.size, eos ? 1 : 0)
+    return this.afterCall(s, r)
   }
 
-  private responseDriver (): DirectionDriver {
-    const slotAt = (p: number) => this.slots[this.resOrder[p]]
-    return {
-      headers: (p, _n, eos) => {
-        const s = slotAt(p)
-        if (s.skipped || s.ctx === undefined) return 0
-        const cb = s.plugin.vm.cb.responseHeaders
-        if (cb === undefined || s.plugin.vm.wasm.failed) return this.afterCall(s, 0)
-        const r = this.call(s, s.ctx, 'response', 'proxy_on_response_headers', cb, this.respMap!.size, eos ? 1 : 0)
-        return this.afterCall(s, r)
-      },
-      data: (p, size, eos) => this.callBody('response', p, slotAt(p), size, eos),
-      trailers: (p, count) => {
-        const s = slotAt(p)
-        const cb = s.plugin.vm.cb.responseTrailers
-        if (cb === undefined || s.ctx === undefined) return 0
-        return this.afterCall(s, this.call(s, s.ctx, 'response', 'proxy_on_response_trailers', cb, count))
-      },
-      wantsData: p => this.takesCallback(slotAt(p), 'responseBody'),
-      wantsTrailers: p => this.takesCallback(slotAt(p), 'responseTrailers'),
-      letsDataIn: p => slotAt(p).plugin.info.allowStopIteration,
-      overLimit: () => this.tooLarge('response'),
-      released: () => {
-        if (this.waitForBody) this.resReleased = true
-        else this.conclude(Outcome.Continue, 'response')
-      },
-      emit: chunks => {
-        this.responseStarts()
-        this.adapter.responseData(chunks)
-      },
-      end: trailers => {
-        this.responseStarts()
-        this.adapter.responseEnd(trailers)
-      }
-    }
+  /** @internal */
+  respHeaders (p: number, eos: boolean): number {
+    const s = this.respSlot(p)
+    if (s.skipped || s.ctx === undefined) return 0
+    const cb = s.plugin.vm.cb.responseHeaders
+    if (cb === undefined || s.plugin.vm.wasm.failed) return this.afterCall(s, 0)
+    const r = this.call(s, s.ctx, 'response', 'proxy_on_response_headers', cb, this.respMap!.size, eos ? 1 : 0)
+    return this.afterCall(s, r)
   }
 
-  private responseStarts (): void {
+  /** @internal */
+  trailersOfSlot (dir: Dir, s: Slot, count: number): number {
+    const cb = dir === 'request' ? s.plugin.vm.cb.requestTrailers : s.plugin.vm.cb.responseTrailers
+    if (cb === undefined || s.ctx === undefined) return 0
+    return this.afterCall(s, this.call(s, s.ctx, dir, dir === 'request' ? 'proxy_on_request_trailers' : 'proxy_on_response_trailers', cb, count))
+  }
+
+  /** @internal */
+  slot (p: number): Slot {
+    return this.slots[p]
+  }
+
+  /** @internal */
+  respSlot (p: number): Slot {
+    return this.slots[this.resOrder[p]]
+  }
+
+  /** @internal */
+  requestReleasedNow (): void {
+    if (this.phase === Phase.Request) this.phase = Phase.Upstream
+    this.conclude(Outcome.Continue, 'request')
+  }
+
+  /** @internal */
+  responseReleasedNow (): void {
+    if (this.waitForBody) this.resReleased = true
+    else this.conclude(Outcome.Continue, 'response')
+  }
+
+  /** @internal */
+  get streamAdapter (): StreamAdapter {
+    return this.adapter
+  }
+
+  /** @internal */
+  responseStarts (): void {
     if (this.resReleased && !this.resStarted) {
       this.resStarted = true
       this.conclude(Outcome.Continue, 'response')
     }
   }
 
-  private takesCallback (s: Slot, name: 'requestBody' | 'requestTrailers' | 'responseBody' | 'responseTrailers'): boolean {
+  /** @internal */
+  takesCallback (s: Slot, name: 'requestBody' | 'requestTrailers' | 'responseBody' | 'responseTrailers'): boolean {
     return !s.skipped && s.ctx !== undefined && !s.plugin.vm.wasm.failed && s.plugin.vm.cb[name] !== undefined
   }
 
-  private callBody (dir: Dir, position: number, s: Slot, size: number, eos: boolean): number {
+  /** @internal */
+  callBody (dir: Dir, position: number, s: Slot, size: number, eos: boolean): number {
     const vm = s.plugin.vm
     const cb = dir === 'request' ? vm.cb.requestBody : vm.cb.responseBody
     if (cb === undefined || s.ctx === undefined) return 0
@@ -496,7 +489,8 @@ export class HttpStream {
     })
   }
 
-  private tooLarge (dir: Dir): void {
+  /** @internal */
+  tooLarge (dir: Dir): void {
     const status = dir === 'request' ? 413 : 500
     this.deliverLocal({
       status,
@@ -627,5 +621,40 @@ function failureReply (s: Slot): LocalReply {
     body: Buffer.alloc(0),
     details: 'wasm_fail_stream',
     failure: { plugin: s.plugin.name, callback: f?.callback ?? 'unknown', message: f?.message ?? 'VM failed' }
+  }
+}
+
+class RequestDriver implements DirectionDriver {
+  constructor (private readonly s: HttpStream) {}
+  headers (p: number, _n: number, eos: boolean): number { return this.s.reqHeaders(p, eos) }
+  data (p: number, size: number, eos: boolean): number { return this.s.callBody('request', p, this.s.slot(p), size, eos) }
+  trailers (p: number, count: number): number { return this.s.trailersOfSlot('request', this.s.slot(p), count) }
+  wantsData (p: number): boolean { return this.s.takesCallback(this.s.slot(p), 'requestBody') }
+  wantsTrailers (p: number): boolean { return this.s.takesCallback(this.s.slot(p), 'requestTrailers') }
+  letsDataIn (p: number): boolean { return this.s.slot(p).plugin.info.allowStopIteration }
+  overLimit (): void { this.s.tooLarge('request') }
+  released (): void { this.s.requestReleasedNow() }
+  emit (chunks: Buffer[]): void { this.s.streamAdapter.requestData(chunks) }
+  end (trailers: HeaderMap | undefined): void { this.s.streamAdapter.requestEnd(trailers) }
+}
+
+class ResponseDriver implements DirectionDriver {
+  constructor (private readonly s: HttpStream) {}
+  headers (p: number, _n: number, eos: boolean): number { return this.s.respHeaders(p, eos) }
+  data (p: number, size: number, eos: boolean): number { return this.s.callBody('response', p, this.s.respSlot(p), size, eos) }
+  trailers (p: number, count: number): number { return this.s.trailersOfSlot('response', this.s.respSlot(p), count) }
+  wantsData (p: number): boolean { return this.s.takesCallback(this.s.respSlot(p), 'responseBody') }
+  wantsTrailers (p: number): boolean { return this.s.takesCallback(this.s.respSlot(p), 'responseTrailers') }
+  letsDataIn (p: number): boolean { return this.s.respSlot(p).plugin.info.allowStopIteration }
+  overLimit (): void { this.s.tooLarge('response') }
+  released (): void { this.s.responseReleasedNow() }
+  emit (chunks: Buffer[]): void {
+    this.s.responseStarts()
+    this.s.streamAdapter.responseData(chunks)
+  }
+
+  end (trailers: HeaderMap | undefined): void {
+    this.s.responseStarts()
+    this.s.streamAdapter.responseEnd(trailers)
   }
 }

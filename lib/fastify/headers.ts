@@ -11,7 +11,19 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 export function isHopByHop (name: string, connection: string | undefined): boolean {
   if (HOP_BY_HOP.has(name)) return true
   if (connection === undefined) return false
-  return connection.toLowerCase().split(',').some(t => t.trim() === name)
+  return connectionTokens(connection).includes(name)
+}
+
+// `connection: keep-alive` on nearly every request: parse each distinct value once.
+const tokenCache = new Map<string, string[]>()
+
+function connectionTokens (connection: string): string[] {
+  let tokens = tokenCache.get(connection)
+  if (tokens === undefined) {
+    tokens = connection.toLowerCase().split(',').map(t => t.trim()).filter(t => t !== '')
+    if (tokenCache.size < 256) tokenCache.set(connection, tokens)
+  }
+  return tokens
 }
 
 /** Request map: the pseudo-headers, then rawHeaders in order, lower-cased. */

@@ -30,7 +30,8 @@ export class FastifyStreamAdapter implements StreamAdapter {
   private collected: Buffer[] | undefined
   collectedEnded = false
   responseTrailers: HeaderMap | undefined
-  private respNames: string[] = []
+  /** The reply's headers when the response phase began, to write back only what filters changed. */
+  private respHeaders: OutgoingHttpHeaders = {}
 
   constructor (readonly request: FastifyRequest, readonly reply: FastifyReply) {
     this.info = new FastifyStreamInfo(request)
@@ -43,10 +44,9 @@ export class FastifyStreamAdapter implements StreamAdapter {
   }
 
   loadResponseHeaders (): HeaderMap {
-    const headers = this.reply.getHeaders()
-    const map = responseHeaderMap(this.reply.statusCode, headers as OutgoingHttpHeaders)
-    this.respNames = Object.keys(headers)
-    return map
+    const headers = this.reply.getHeaders() as OutgoingHttpHeaders
+    this.respHeaders = headers
+    return responseHeaderMap(this.reply.statusCode, headers)
   }
 
   makeSink (filter: string, contextId: number): LogSink {
@@ -206,17 +206,20 @@ export class FastifyStreamAdapter implements StreamAdapter {
   commitResponseHeaders (): void {
     const map = this.stream.finalResponseHeaders
     const reply = this.reply
+    const before = this.respHeaders
     if (map !== undefined && map.dirty) {
       const status = Number(map.get(':status'))
       if (status !== reply.statusCode) reply.code(status)
       const next = toNodeHeaders(map)
-      const connection = reply.getHeader('connection') as string | undefined
-      for (const name of this.respNames) {
+      const connection = before.connection as string | undefined
+      for (const name of Object.keys(before)) {
         if (next[name] === undefined && !isHopByHop(name, connection)) reply.removeHeader(name)
       }
-      for (const name of Object.keys(next)) reply.header(name, next[name])
+      for (const name of Object.keys(next)) {
+        if (!sameValue(before[name], next[name])) reply.header(name, next[name])
+      }
     }
-    stripHopByHop(reply)
+    if (hasHopByHop(before)) stripHopByHop(reply)
   }
 
   /** Applies a local reply (or a failure) during the request phase. */
@@ -265,6 +268,17 @@ function syncRawHeaders (raw: FastifyRequest['raw']): void {
 
 // An upstream's connection-level headers (reply-from copies them) are not the client's.
 const UPSTREAM_HOP_BY_HOP = ['keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']
+
+function hasHopByHop (headers: OutgoingHttpHeaders): boolean {
+  if (headers.connection !== undefined) return true
+  for (const name of UPSTREAM_HOP_BY_HOP) if (headers[name] !== undefined) return true
+  return false
+}
+
+function sameValue (a: OutgoingHttpHeaders[string], b: string | string[]): boolean {
+  if (Array.isArray(b)) return Array.isArray(a) && a.length === b.length && a.every((v, i) => String(v) === b[i])
+  return a !== undefined && !Array.isArray(a) && String(a) === b
+}
 
 function stripHopByHop (reply: FastifyReply): void {
   const connection = reply.getHeader('connection')

@@ -10,11 +10,16 @@ let nextConnectionId = 1
 
 /** Request facts for filter properties, read from Node's request and socket. */
 export class FastifyStreamInfo implements StreamInfo {
-  readonly startTimeNs = realtimeNs()
+  // A double now; the BigInt only if a filter asks for request.time.
+  private readonly startMs = performance.now()
   requestBodySize = 0
   responseBodySize = 0
 
   constructor (private readonly request: FastifyRequest) {}
+
+  get startTimeNs (): bigint {
+    return realtimeNs() - BigInt(Math.round((performance.now() - this.startMs) * 1e6))
+  }
 
   private get socket (): Socket | undefined {
     return this.request.raw.socket as Socket | undefined
