@@ -193,11 +193,17 @@ export class FastifyStreamAdapter implements StreamAdapter {
       Object.assign(headers, next)
       syncRawHeaders(raw)
     }
-    if (this.requestBody !== undefined && !this.stream.bodyComplete('request')) {
-      // Filters may change the body's length: until it has passed them it is
-      // chunked (a gateway forwards it so; the real length follows at the end).
-      delete raw.headers['content-length']
-      raw.headers['transfer-encoding'] = 'chunked'
+    if (this.requestBody !== undefined) {
+      // Filters may change the body's length. If it has passed them already it
+      // is known; otherwise it goes on chunked (a gateway forwards it so) and
+      // the real length is set once the end has passed.
+      if (this.stream.bodyComplete('request')) {
+        delete raw.headers['transfer-encoding']
+        raw.headers['content-length'] = String(this.requestBodyBytes)
+      } else {
+        delete raw.headers['content-length']
+        raw.headers['transfer-encoding'] = 'chunked'
+      }
       syncRawHeaders(raw)
     }
   }
