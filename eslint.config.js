@@ -5,7 +5,7 @@ const neostandard = require('neostandard')
 module.exports = [
   ...neostandard({
     ts: true,
-    ignores: ['dist/**', '.build/**', 'node_modules/**', 'fixtures/as/**', 'coverage/**', '.tap/**']
+    ignores: ['dist/**', '.build/**', '.prof/**', 'node_modules/**', 'fixtures/as/**', 'coverage/**', '.tap/**']
   }),
   {
     rules: {
