@@ -1,4 +1,4 @@
-import { test } from 'tap'
+import t, { test } from 'tap'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 
@@ -6,6 +6,9 @@ import { join } from 'node:path'
 // WAT (wabt) and AssemblyScript come from npm, so they are always checked;
 // Rust and C need Debian's toolchains and are checked where those exist.
 const build = join(__dirname, '..', 'fixtures', 'build.mjs')
+
+// Compiling every AssemblyScript filter takes a while on a busy machine.
+t.setTimeout(600_000)
 
 for (const kind of ['wat', 'as', 'rust', 'c']) {
   test(`committed ${kind} fixtures are reproducible from their sources`, async t => {
