@@ -16,7 +16,11 @@ export interface ProxyWasmOptions {
   configs: Array<string | PluginConfig | { config: PluginConfig }>
   /** Where relative paths in `configs` (and in configuration objects) start. Default: process.cwd(). */
   baseDir?: string
-  /** How long `app.close()` waits for a filter that asked to finish asynchronously. Default 5000 ms. */
+  /**
+   * How long `app.close()` lets filters settle requests they hold (and
+   * a root context that answered false from on_done call proxy_done)
+   * before held requests get a 503. Default 5000 ms.
+   */
   shutdownGraceMs?: number
   /**
    * Most body bytes one filter may hold back (StopIterationAndBuffer, or
