@@ -55,8 +55,12 @@ export function responseHeaderMap (status: number, headers: OutgoingHttpHeaders)
   return new HeaderMap(flat)
 }
 
-/** Node's view of repeated headers: set-cookie stays a list, cookie joins with "; ", others with ", ". */
-export function toNodeHeaders (map: HeaderMap): Record<string, string | string[]> {
+/**
+ * Node's view of repeated headers: set-cookie stays a list, cookie joins with "; ", others with ", "
+ * (what Node does for a request). With `joinRepeated` false every repeated header stays a list, so a
+ * response sends each value on its own line, as Envoy does.
+ */
+export function toNodeHeaders (map: HeaderMap, joinRepeated = true): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {}
   const flat = map.flat
   for (let i = 0; i < flat.length; i += 2) {
@@ -66,6 +70,7 @@ export function toNodeHeaders (map: HeaderMap): Record<string, string | string[]
     const prev = out[name]
     if (prev === undefined) out[name] = name === 'set-cookie' ? [value] : value
     else if (Array.isArray(prev)) prev.push(value)
+    else if (!joinRepeated) out[name] = [prev, value]
     else out[name] = prev + (name === 'cookie' ? '; ' : ', ') + value
   }
   return out

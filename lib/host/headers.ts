@@ -94,13 +94,17 @@ export function headerFunctions (vm: HostVm) {
       for (let i = 0; i < flat.length; i += 2) {
         flat[i] = flat[i].toLowerCase()
         if (!validPair(ctx, type, flat[i], flat[i + 1])) return WasmResult.BadArgument
+        // A pseudo-header has exactly one value.
+        if (flat[i].charCodeAt(0) === 58 && hasName(flat, flat[i], i)) return WasmResult.BadArgument
       }
-      // Pseudo-headers left out keep their values: a request always has a path.
+      // Pseudo-headers left out keep their values (a request always has a
+      // path), first and in their old order.
+      const kept: string[] = []
       for (let i = 0; i < map.flat.length; i += 2) {
         const name = map.flat[i]
-        if (name.charCodeAt(0) === 58 && !hasName(flat, name)) flat.unshift(name, map.flat[i + 1])
+        if (name.charCodeAt(0) === 58 && !hasName(flat, name)) kept.push(name, map.flat[i + 1])
       }
-      map.setAll(flat)
+      map.setAll(kept.length === 0 ? flat : kept.concat(flat))
       return WasmResult.Ok
     }
   }
@@ -121,7 +125,8 @@ function mutate (vm: HostVm, type: number, keyPtr: number, keyLen: number, value
   return WasmResult.Ok
 }
 
-function hasName (flat: readonly string[], name: string): boolean {
-  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return true
+/** Whether `name` occurs in `flat` before index `end` (default: anywhere). */
+function hasName (flat: readonly string[], name: string, end = flat.length): boolean {
+  for (let i = 0; i < end; i += 2) if (flat[i] === name) return true
   return false
 }
