@@ -4,7 +4,7 @@ import type { WasmHost } from '../context/host'
 import { Outcome } from '../context/http-stream'
 import { asNodeStream } from './bodies'
 import type { ChainResolver } from './routes'
-import { FastifyStreamAdapter } from './stream-adapter'
+import { bodiless, FastifyStreamAdapter } from './stream-adapter'
 
 export const kStream = Symbol('fastify-proxy-wasm.stream')
 const kChain = Symbol('fastify-proxy-wasm.chain')
@@ -105,13 +105,21 @@ export function buildHooks (host: WasmHost, chains: ChainResolver) {
     done(null, body)
   }
 
+  /** A filter that made the status 204 or 304 made the body go away. */
+  function withoutBodyIfNone (adapter: FastifyStreamAdapter, payload: unknown): unknown {
+    if (!bodiless(adapter.reply.statusCode)) return payload
+    asNodeStream(payload)?.destroy()
+    adapter.reply.removeHeader('content-length')
+    return ''
+  }
+
   /** Response headers only: the body goes out as the route made it. */
   function headersOnly (adapter: FastifyStreamAdapter, payload: unknown, eos: boolean, done: SendDone): void {
     const after = (o: Outcome) => {
       if (o === Outcome.Continue) {
         adapter.commitResponseHeaders()
         adapter.stream.responseSent()
-        done(null, payload)
+        done(null, withoutBodyIfNone(adapter, payload))
       } else if (o === Outcome.Replied) {
         sendReplacement(adapter, payload, done)
       }
@@ -130,6 +138,7 @@ export function buildHooks (host: WasmHost, chains: ChainResolver) {
       if (o !== Outcome.Continue) return
       adapter.commitResponseHeaders()
       stream.responseSent()
+      if (bodiless(adapter.reply.statusCode)) return done(null, '')
       if (!adapter.collectedEnded) {
         // A filter still holds part of the body: what follows is streamed.
         adapter.reply.removeHeader('content-length')
@@ -158,7 +167,7 @@ export function buildHooks (host: WasmHost, chains: ChainResolver) {
       // Filters may change the body: its length is not known up front.
       adapter.reply.removeHeader('content-length')
       stream.responseSent()
-      done(null, out)
+      done(null, withoutBodyIfNone(adapter, out))
     }
     const o = stream.runResponseHeaders(false, true)
     source.on('data', (chunk: Buffer | string) => stream.responseData(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, false))

@@ -190,6 +190,10 @@ export class FastifyStreamAdapter implements StreamAdapter {
       for (const name of Object.keys(headers)) {
         if (next[name] === undefined && name.charCodeAt(0) !== 58 && !isHopByHop(name, connection)) delete headers[name]
       }
+      for (const name of Object.keys(next)) {
+        // Connection-level headers a filter adds are not passed on.
+        if (isHopByHop(name, undefined) && headers[name] === undefined) delete next[name]
+      }
       Object.assign(headers, next)
       syncRawHeaders(raw)
     }
@@ -216,12 +220,15 @@ export class FastifyStreamAdapter implements StreamAdapter {
     if (map !== undefined && map.dirty) {
       const status = Number(map.get(':status'))
       if (status !== reply.statusCode) reply.code(status)
-      const next = toNodeHeaders(map)
+      // Each value of a repeated header on its own line, as Envoy sends them.
+      const next = toNodeHeaders(map, false)
       const connection = before.connection as string | undefined
       for (const name of Object.keys(before)) {
         if (next[name] === undefined && !isHopByHop(name, connection)) reply.removeHeader(name)
       }
       for (const name of Object.keys(next)) {
+        // Connection-level headers are the server's, not a filter's to set.
+        if (isHopByHop(name, undefined)) continue
         if (!sameValue(before[name], next[name])) reply.header(name, next[name])
       }
     }
@@ -241,7 +248,9 @@ export class FastifyStreamAdapter implements StreamAdapter {
     this.request.log.info({ filter: r.plugin, statusCode: r.status, details: r.details }, 'proxy-wasm: local reply')
     reply.code(r.status)
     applyLocalHeaders(reply, r)
-    reply.send(r.body)
+    // No body (or a status that has none): nothing that would make Fastify add a content-type.
+    if (r.body.length === 0 || bodiless(r.status)) reply.send()
+    else reply.send(r.body)
   }
 
   /** A response-phase replacement: the body to send instead of the route's. */
@@ -258,8 +267,15 @@ export class FastifyStreamAdapter implements StreamAdapter {
     this.request.log.info({ filter: r.plugin, statusCode: r.status, details: r.details }, 'proxy-wasm: local reply')
     reply.code(r.status)
     applyLocalHeaders(reply, r)
-    return r.body
+    return bodiless(r.status) ? EMPTY : r.body
   }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/** 204 and 304 responses have no body (RFC 9110). */
+export function bodiless (status: number): boolean {
+  return status === 204 || status === 304
 }
 
 function syncRawHeaders (raw: FastifyRequest['raw']): void {
@@ -308,7 +324,7 @@ function applyLocalHeaders (reply: FastifyReply, r: LocalReply): void {
   for (let i = 0; i < r.headers.length; i += 2) (grouped[r.headers[i]] ??= []).push(r.headers[i + 1])
   for (const [name, values] of Object.entries(grouped)) reply.header(name, values.length === 1 ? values[0] : values)
   if (r.grpcStatus !== undefined) reply.header('grpc-status', String(r.grpcStatus))
-  if (r.body.length > 0 && grouped['content-type'] === undefined) reply.header('content-type', 'text/plain; charset=utf-8')
+  if (r.body.length > 0 && !bodiless(r.status) && grouped['content-type'] === undefined) reply.header('content-type', 'text/plain; charset=utf-8')
 }
 
 function vmFailedError (r: LocalReply) {
