@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { request } from 'undici'
 import { buildApp, filter, type logCapture } from './helpers/app'
 import { wat } from './helpers/fixtures'
+import { Fn, Phase, Program, probe as hmProbe, runs, statusOf as opStatus, until as waitFor, v, Var } from './helpers/probe'
 
 // The hdr-probe fixture runs the script in its configuration: "continue S",
 // "close S", "effective ID" call the stream-control host functions, "ret N"
@@ -162,4 +163,82 @@ test('continuing a stream that is not paused is Ok and changes nothing', async t
   t.equal(res.body, 'route')
   t.equal(handled, 1)
   for (const line of script) t.equal(statusOf(logs, 'p', line), 0, line)
+})
+
+// The tests below drive fixtures/wat/hm-probe.wat (test/helpers/probe.ts).
+
+test('stream types 2 and 3 (downstream, upstream) are Unimplemented for an HTTP filter; the request goes on', async t => {
+  const p = new Program()
+  const ops: Array<[string, number]> = []
+  for (const [phase, name] of [[Phase.RequestHeaders, 'request'], [Phase.ResponseHeaders, 'response']] as const) {
+    for (const type of [2, 3]) {
+      ops.push([`${name}: continue ${type}`, p.call(phase, Fn.Continue, [type])])
+      ops.push([`${name}: close ${type}`, p.call(phase, Fn.Close, [type])])
+    }
+  }
+  const { app, logs } = await buildApp(t, { configs: [hmProbe('p', p)] })
+  let handled = 0
+  app.get('/', async () => { handled++; return 'route' })
+  const base = await listen(app)
+  const res = await request(`${base}/`)
+  t.equal(res.statusCode, 200)
+  t.equal(await res.body.text(), 'route')
+  t.equal(handled, 1)
+  for (const [what, i] of ops) t.equal(opStatus(logs, 'p', i), 12, what)
+})
+
+test('proxy_done from a stream context is NotFound and changes nothing; from a root that is not stopping too', async t => {
+  const p = new Program()
+  const req = p.call(Phase.RequestHeaders, Fn.Done)
+  const res = p.call(Phase.ResponseHeaders, Fn.Done)
+  const log = p.call(Phase.Log, Fn.Done)
+  p.call(Phase.RequestHeaders, Fn.TickPeriod, [1])
+  const tick = p.call(Phase.Tick, Fn.Done)
+  p.call(Phase.Tick, Fn.TickPeriod, [0])
+  const { app, logs } = await buildApp(t, { configs: [hmProbe('p', p)] })
+  app.get('/', async () => 'route')
+  const reply = await app.inject('/')
+  t.equal(reply.statusCode, 200)
+  t.equal(reply.body, 'route')
+  await waitFor(() => runs(logs, 'p', log).length > 0 && runs(logs, 'p', tick).length > 0, 'on_log and a tick')
+  for (const i of [req, res, log]) t.equal(opStatus(logs, 'p', i), 1, `op ${i}`)
+  t.equal(opStatus(logs, 'p', tick), 1, 'the root is running, not waiting to be done')
+  const again = await app.inject('/')
+  t.equal(again.statusCode, 200, 'the filter still works')
+})
+
+test('proxy_set_effective_context from a root: its own id and 0 are Ok; a stream that has ended and unknown ids are BadArgument', async t => {
+  const p = new Program()
+  // Ticks start from on_log: by the first one the stream context is gone.
+  p.call(Phase.Log, Fn.TickPeriod, [1])
+  const ended = p.call(Phase.Tick, Fn.Effective, [v(Var.Stream)])
+  const unknown = p.call(Phase.Tick, Fn.Effective, [0x7FFFFFFF])
+  const self = p.call(Phase.Tick, Fn.Effective, [v(Var.Ctx)])
+  const zero = p.call(Phase.Tick, Fn.Effective, [0])
+  // With no stream to act on, stream control from the root is Ok and does nothing.
+  const cont = p.call(Phase.Tick, Fn.Continue, [0])
+  const close = p.call(Phase.Tick, Fn.Close, [0])
+  p.call(Phase.Tick, Fn.TickPeriod, [0])
+  const { app, logs } = await buildApp(t, { configs: [hmProbe('p', p)] })
+  app.get('/', async () => 'route')
+  const res = await app.inject('/')
+  t.equal(res.statusCode, 200)
+  await waitFor(() => runs(logs, 'p', close).length > 0, 'a tick')
+  t.equal(opStatus(logs, 'p', ended), 2, 'the stream context is gone')
+  t.equal(opStatus(logs, 'p', unknown), 2)
+  t.equal(opStatus(logs, 'p', self), 0)
+  t.equal(opStatus(logs, 'p', zero), 0)
+  t.equal(opStatus(logs, 'p', cont), 0)
+  t.equal(opStatus(logs, 'p', close), 0)
+  const again = await app.inject('/')
+  t.equal(again.statusCode, 200)
+})
+
+test('ABI 0.1.0: proxy_clear_route_cache and proxy_continue_request are Ok; the request goes on', async t => {
+  const { app, logs } = await buildApp(t, { configs: [filter('old', wat('sc-abi010'))] })
+  app.get('/', async () => 'route')
+  const res = await app.inject('/')
+  t.equal(res.statusCode, 200)
+  t.equal(res.body, 'route')
+  t.same(logs.filterMessages('old'), ['clear_route_cache 0', 'continue_request 0'])
 })
