@@ -83,6 +83,7 @@ export class HttpCallouts {
     this.calls.delete(call.token)
     const { vm } = this
     const root = call.root
+    vm.registry.countHttpCall(root.plugin.name, !outcome.ok)
     if (vm.wasm.failed || vm.contexts.get(root.id) !== root) return
     if (call.orphaned) {
       const log = root.log

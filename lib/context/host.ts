@@ -6,6 +6,7 @@ import { compileModule, ModuleError, type CompiledModule } from '../vm/module'
 import type { StreamAdapter } from './adapter'
 import { HttpStream } from './http-stream'
 import { PinoSink, type PinoLike } from './logger'
+import { MetricsRegistry } from './metrics'
 import { Plugin } from './plugin'
 import { ProxyVm, VmStartError } from './proxy-vm'
 import { Upstreams } from './upstreams'
@@ -46,12 +47,15 @@ const FAILURE_KEY: Record<string, string> = {
  */
 export class WasmHost {
   readonly byName = new Map<string, Plugin>()
+  /** This app's metrics: what filters define and the host's figures. */
+  readonly metrics = new MetricsRegistry()
   private closed = false
   private readonly upstreams: Upstreams
 
   private constructor (readonly plugins: Plugin[], readonly vms: ProxyVm[], private readonly options: HostOptions) {
     for (const p of plugins) this.byName.set(p.name, p)
     this.upstreams = new Upstreams(options.clusters ?? [], options.bodyLimit)
+    this.metrics.vmMemory = () => this.stats().map(s => ({ vmId: s.vmId, filters: s.plugins, bytes: s.memoryBytes }))
   }
 
   static async start (specs: PluginSpec[], options: HostOptions): Promise<WasmHost> {
@@ -88,7 +92,8 @@ export class WasmHost {
               vmConfiguration: spec.vm.configuration,
               environ: spec.vm.environ,
               log: new PinoSink(options.logger, spec.name, 0),
-              upstreams: host.upstreams
+              upstreams: host.upstreams,
+              metrics: host.metrics
             })
           } catch (err) {
             if (err instanceof VmStartError) throw new errors.Start(`${spec.source}: ${spec.keyPrefix}${spec.vmKey}.code: ${spec.vm.codeSource}: ${err.message}`)
@@ -102,6 +107,7 @@ export class WasmHost {
         const root = vm.newRootContext(info, id => new PinoSink(options.logger, spec.name, id))
         const plugin = new Plugin(info, vm, root)
         plugins.push(plugin)
+        host.metrics.addFilter(plugin.name)
         host.byName.set(plugin.name, plugin)
         try {
           vm.startRoot(root)
@@ -122,6 +128,8 @@ export class WasmHost {
 
   private watchFailures (vm: ProxyVm): void {
     vm.wasm.onFail((callback, message) => {
+      const owner = vm.ownerRoot()
+      if (owner !== undefined) this.metrics.countVmFailure(owner.plugin.name)
       const names = this.plugins.filter(p => p.vm === vm).map(p => p.name)
       this.options.logger.error(
         { vmId: vm.options.vmId, filters: names, callback },
@@ -136,7 +144,7 @@ export class WasmHost {
 
   /** A request through `chain`. */
   stream (chain: readonly Plugin[], adapter: StreamAdapter): HttpStream {
-    const s = new HttpStream(chain, adapter, { bodyLimit: this.options.bodyLimit, onFinish: this.onStreamFinish })
+    const s = new HttpStream(chain, adapter, { bodyLimit: this.options.bodyLimit, onFinish: this.onStreamFinish, metrics: this.metrics })
     this.streams.add(s)
     return s
   }

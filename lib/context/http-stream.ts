@@ -6,6 +6,7 @@ import type { LocalReply, StreamAdapter } from './adapter'
 import { StreamContext } from './contexts'
 import { DIVERTED, Direction, type DirectionDriver } from './direction'
 import { holdForPause, releasePause } from './keep-alive'
+import type { MetricsRegistry } from './metrics'
 import type { Plugin } from './plugin'
 import type { StreamInfo } from './stream-info'
 
@@ -44,6 +45,8 @@ export interface StreamOptions {
   bodyLimit: number
   /** Called once when the stream has ended (after on_delete). */
   onFinish?: (stream: HttpStream) => void
+  /** Where requests and local replies are counted, per filter. */
+  metrics?: MetricsRegistry
 }
 
 /**
@@ -294,6 +297,8 @@ export class HttpStream {
   reqHeaders (p: number, eos: boolean): number {
     const s = this.slots[p]
     if (s.skipped) return 0
+    // A failed filter that fails open is bypassed: that request never reaches it.
+    if (!(s.plugin.failed && s.plugin.info.failOpen)) this.options.metrics?.countRequest(s.plugin.name)
     const ctx = this.ensureContext(s)
     if (ctx === undefined) return this.afterCall(s)
     s.entered = true
@@ -445,6 +450,8 @@ export class HttpStream {
 
   private deliverLocal (reply: LocalReply): void {
     this.responseDetails = reply.details
+    const by = reply.plugin ?? reply.failure?.plugin
+    if (by !== undefined) this.options.metrics?.countLocalReply(by)
     if (this.phase === Phase.Request) {
       // Before the route: it does not run; the request body goes nowhere.
       this.phase = Phase.Upstream

@@ -9,8 +9,10 @@ import { WA, type WasmInstance, type WasmMemory } from '../vm/wasm-api'
 import { ReadOnlyBuffer } from './buffers'
 import { HttpCallouts } from './callouts'
 import { BaseContext, RootContext, RootPhase, StreamContext, VmContext } from './contexts'
+import { MetricsRegistry } from './metrics'
 import type { PluginInfo } from './plugin-info'
 import type { Upstreams } from './upstreams'
+import { VmMetrics } from './vm-metrics'
 
 /** Callbacks resolved once from the module's exports. */
 interface Callbacks {
@@ -39,6 +41,8 @@ export interface VmOptions {
   log: LogSink
   /** The clusters proxy_http_call may reach (none: every call answers BadArgument). */
   upstreams?: Upstreams
+  /** The app's metrics (default: a registry of this VM's own). */
+  metrics?: MetricsRegistry
 }
 
 /** Thrown when a module cannot be started; the config layer adds file and key. */
@@ -63,6 +67,8 @@ export class ProxyVm implements HostVm {
   readonly vmContext: VmContext
   cb: Callbacks = {}
   readonly callouts: HttpCallouts
+  readonly registry: MetricsRegistry
+  readonly metrics: VmMetrics
   /** The last error-level line logged from the VM context (start code), quoted in failure reports. */
   private lastErrorLog: string | undefined
   private nextId = 1
@@ -78,6 +84,11 @@ export class ProxyVm implements HostVm {
     this.currentCtx = this.vmContext
     this.contexts.set(0, this.vmContext)
     this.callouts = new HttpCallouts(this, options.upstreams)
+    this.registry = options.metrics ?? new MetricsRegistry()
+    this.metrics = new VmMetrics(this.registry, {
+      filter: () => this.ownerRoot()?.plugin.name ?? '',
+      log: () => this.ctx().log
+    })
     // Paused requests learn of a failure that happens in another callback.
     this.wasm.onFail(() => {
       this.callouts.abortAll()
@@ -210,6 +221,11 @@ export class ProxyVm implements HostVm {
     // The VM context has no root to deliver to (it is current only while starting or allocating).
     if (root === undefined) return { status: WasmResult.BadArgument, token: 0 }
     return this.callouts.dispatch(root, origin, request)
+  }
+
+  /** The root whose filter the running code works for (metrics, failure counts); the first root outside any. */
+  ownerRoot (): RootContext | undefined {
+    return this.rootOf(this.effectiveCtx ?? this.currentCtx) ?? this.roots[0]
   }
 
   /** Callouts and their status belong to the root of the current (or effective) context. */

@@ -6,6 +6,7 @@ import { WasmHost, type VmStats } from '../context/host'
 import type { PinoLike } from '../context/logger'
 import { errors } from '../errors'
 import { buildHooks, kStream } from './hooks'
+import { metricsRoute, registerMetricsRoute, type MetricsOption } from './metrics'
 import { ChainResolver } from './routes'
 
 export interface ProxyWasmOptions {
@@ -37,6 +38,11 @@ export interface ProxyWasmOptions {
    * them); each such call logs a warning.
    */
   clusters?: Record<string, ClusterOption>
+  /**
+   * Metrics in the Prometheus text format: `{ route: '/metrics' }` serves
+   * them (GET, no filter runs); `app.proxyWasm.metrics()` returns them either way.
+   */
+  metrics?: MetricsOption
 }
 
 /** The `app.proxyWasm` decorator. */
@@ -45,6 +51,8 @@ export interface ProxyWasmApi {
   readonly filters: string[]
   /** Per VM: its filters, failure state, live stream contexts and memory. */
   stats (): VmStats[]
+  /** Filter metrics and host figures in the Prometheus text format 0.0.4, to serve or to append to another registry's. */
+  metrics (): Promise<string>
 }
 
 export const proxyWasmPlugin: FastifyPluginAsync<ProxyWasmOptions> = async function (app: FastifyInstance, opts: ProxyWasmOptions) {
@@ -59,6 +67,7 @@ export const proxyWasmPlugin: FastifyPluginAsync<ProxyWasmOptions> = async funct
     throw new errors.InvalidConfig(`options.bodyLimit: expected a number of bytes >= 0, got ${JSON.stringify(bodyLimit)}`)
   }
   const clusters = parseClusters(opts.clusters)
+  const metricsPath = metricsRoute(opts.metrics)
   const specs = await loadConfigs(opts.configs, baseDir)
   const host = await WasmHost.start(specs, { logger: app.log as unknown as PinoLike, shutdownGraceMs: grace, bodyLimit, clusters })
   // Before the server waits for requests in flight: a request paused on a call would wait forever.
@@ -67,7 +76,8 @@ export const proxyWasmPlugin: FastifyPluginAsync<ProxyWasmOptions> = async funct
 
   const api: ProxyWasmApi = {
     filters: host.plugins.map(p => p.name),
-    stats: () => host.stats()
+    stats: () => host.stats(),
+    metrics: async () => host.metrics.text()
   }
   app.decorate('proxyWasm', api)
   app.decorateRequest(kStream, null)
@@ -78,6 +88,7 @@ export const proxyWasmPlugin: FastifyPluginAsync<ProxyWasmOptions> = async funct
     const config = route.config as Record<string, unknown> | undefined
     chains.resolve(config?.proxyWasm, `route ${String(route.method)} ${route.url}`)
   })
+  if (metricsPath !== undefined) registerMetricsRoute(app, metricsPath, host.metrics)
   const hooks = buildHooks(host, chains)
   app.addHook('onRequest', hooks.onRequest)
   app.addHook('preParsing', hooks.preParsing)

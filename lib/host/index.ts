@@ -8,6 +8,7 @@ import { calloutFunctions } from './callouts'
 import { emscriptenFunctions } from './emscripten'
 import { headerFunctions } from './headers'
 import { loggingFunctions } from './logging'
+import { metricFunctions } from './metrics'
 import { pendingFunctions } from './pending'
 import { propertyFunctions } from './properties'
 import { streamFunctions } from './stream'
@@ -55,6 +56,7 @@ export function buildImports (vm: HostVm, report: (name: string, err: unknown) =
     ...propertyFunctions(vm),
     ...streamFunctions(vm),
     ...calloutFunctions(vm),
+    ...metricFunctions(vm),
     ...pendingFunctions(vm),
     ...emscriptenFunctions()
   }

@@ -1,4 +1,4 @@
-import type { AbiVersion, BufferType, LogLevel, MapType, StreamType } from '../abi/enums'
+import type { AbiVersion, BufferType, LogLevel, MapType, MetricType, StreamType } from '../abi/enums'
 import type { HeaderMap } from '../abi/header-map'
 import type { PropertyValue } from '../abi/property'
 import type { WasmResult } from '../abi/status'
@@ -69,6 +69,14 @@ export interface HostContext {
   done (): WasmResult
 }
 
+/** A VM's metrics, by id (proxy_define_metric and friends). */
+export interface HostMetrics {
+  define (type: MetricType, name: string): { status: WasmResult, id: number }
+  increment (id: number, offset: bigint): WasmResult
+  record (id: number, value: bigint): WasmResult
+  get (id: number): { status: WasmResult, value: bigint }
+}
+
 /** The VM as host functions see it. */
 export interface HostVm {
   readonly wasm: WasmVm
@@ -85,4 +93,6 @@ export interface HostVm {
   callStatus (): { code: number, message: string }
   /** Starts an HTTP callout for the root of the current context. */
   httpCall (request: HttpCallRequest): { status: WasmResult, token: number }
+  /** Metrics of the filter whose context is current (or effective). */
+  readonly metrics: HostMetrics
 }
