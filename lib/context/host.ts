@@ -5,6 +5,7 @@ import { errors } from '../errors'
 import { compileModule, ModuleError, type CompiledModule } from '../vm/module'
 import type { StreamAdapter } from './adapter'
 import { HttpStream } from './http-stream'
+import { GrpcChannels } from './grpc-channels'
 import { PinoSink, type PinoLike } from './logger'
 import { Plugin } from './plugin'
 import { ProxyVm, VmStartError } from './proxy-vm'
@@ -48,10 +49,12 @@ export class WasmHost {
   readonly byName = new Map<string, Plugin>()
   private closed = false
   private readonly upstreams: Upstreams
+  private readonly grpc: GrpcChannels
 
   private constructor (readonly plugins: Plugin[], readonly vms: ProxyVm[], private readonly options: HostOptions) {
     for (const p of plugins) this.byName.set(p.name, p)
     this.upstreams = new Upstreams(options.clusters ?? [], options.bodyLimit)
+    this.grpc = new GrpcChannels(options.clusters ?? [])
   }
 
   static async start (specs: PluginSpec[], options: HostOptions): Promise<WasmHost> {
@@ -88,7 +91,9 @@ export class WasmHost {
               vmConfiguration: spec.vm.configuration,
               environ: spec.vm.environ,
               log: new PinoSink(options.logger, spec.name, 0),
-              upstreams: host.upstreams
+              upstreams: host.upstreams,
+              grpc: host.grpc,
+              grpcMessageLimit: options.bodyLimit
             })
           } catch (err) {
             if (err instanceof VmStartError) throw new errors.Start(`${spec.source}: ${spec.keyPrefix}${spec.vmKey}.code: ${spec.vm.codeSource}: ${err.message}`)
@@ -158,6 +163,7 @@ export class WasmHost {
   /** Aborts every callout in flight; none is delivered (the app is closing). */
   cancelCallouts (): void {
     for (const vm of this.vms) vm.callouts.cancelAll()
+    for (const vm of this.vms) vm.grpcCallouts.cancelAll()
   }
 
   /** Callouts cancelled, root on_done/on_delete for every plugin, timers stop, connections close. */
@@ -169,6 +175,7 @@ export class WasmHost {
     // A root's on_done may still have called out: those are dropped too.
     this.cancelCallouts()
     await this.upstreams.close()
+    await this.grpc.close()
   }
 
   stats (): VmStats[] {

@@ -6,6 +6,7 @@ import type { WasmImports } from '../vm/wasm-api'
 import { bufferFunctions } from './buffers'
 import { calloutFunctions } from './callouts'
 import { emscriptenFunctions } from './emscripten'
+import { grpcFunctions } from './grpc'
 import { headerFunctions } from './headers'
 import { loggingFunctions } from './logging'
 import { pendingFunctions } from './pending'
@@ -55,6 +56,7 @@ export function buildImports (vm: HostVm, report: (name: string, err: unknown) =
     ...propertyFunctions(vm),
     ...streamFunctions(vm),
     ...calloutFunctions(vm),
+    ...grpcFunctions(vm),
     ...pendingFunctions(vm),
     ...emscriptenFunctions()
   }
