@@ -85,6 +85,12 @@ test('a unary call: the server sees path, metadata and the framed message; the f
   t.equal(srv.sessionCount, 1, 'both calls used one HTTP/2 connection')
   t.same(logs.filterMessages('echo').filter(m => m.startsWith('call ')), ['call 0 token 5', 'call 0 token 9'])
   t.equal(app.proxyWasm.stats()[0].streamContexts, 0)
+  // The server closes the connection gracefully (GOAWAY): the next call opens a new one.
+  for (const s of srv.sessions) s.close()
+  await until(() => srv.sessions.size === 0, 'the connection to close')
+  t.equal((await app.inject({ url: '/', headers: { 'x-msg': 'again' } })).body, 'handler')
+  t.equal(events(logs).at(-1), `message 13 11 0 2 ${hex('hello again')}`)
+  t.equal(srv.sessionCount, 2)
 })
 
 test('a unary call answered with a gRPC error: proxy_on_grpc_close with the status, proxy_get_status gives the message', async t => {
@@ -432,6 +438,8 @@ test('app.close() with calls and streams in flight: all reset, no callback after
   await sleep(20)
   t.equal(events(logs).length, before, 'no callback after close')
   t.same(logs.lines.filter(l => l.level >= 40), [], 'no warnings or errors')
+  await until(() => srv.sessions.size === 0, 'the HTTP/2 connection to be closed')
+  t.pass('the connection to the cluster is closed')
 })
 
 test('a VM that fails cancels its gRPC callouts; nothing is delivered to it', async t => {
