@@ -6,6 +6,7 @@ import type { HostBuffer, HostContext, LocalResponse, LogSink } from '../host/ty
 import { isWellKnown, setStreamAttribute, streamAttribute } from './attributes'
 import { ReadOnlyBuffer } from './buffers'
 import type { CallResponse } from './callouts'
+import type { GrpcDelivery } from './grpc-callouts'
 import type { HttpStream } from './http-stream'
 import type { PluginInfo } from './plugin-info'
 import type { ProxyVm } from './proxy-vm'
@@ -98,6 +99,8 @@ export class RootContext extends BaseContext {
   calloutStatus = { code: 0, message: '' }
   /** The answer proxy_on_http_call_response is delivering. */
   callResponse: CallResponse | undefined
+  /** What the running gRPC callback delivers (map 4, map 5 or buffer 5). */
+  grpcDelivery: GrpcDelivery | undefined
   private tickMs = 0
   private timer: NodeJS.Timeout | undefined
   private pendingDone: (() => void) | undefined
@@ -114,6 +117,7 @@ export class RootContext extends BaseContext {
       return this.phase === RootPhase.Creating || this.phase === RootPhase.Configuring ? this.pluginConfiguration : undefined
     }
     if (type === BufferType.HttpCallResponseBody) return this.delivering()?.body
+    if (type === BufferType.GrpcReceiveBuffer) return this.grpcDelivering()?.message
     return super.buffer(type)
   }
 
@@ -121,7 +125,15 @@ export class RootContext extends BaseContext {
   override headerMap (type: MapType): HeaderMap | undefined {
     if (type === MapType.HttpCallResponseHeaders) return this.delivering()?.headers
     if (type === MapType.HttpCallResponseTrailers) return this.delivering()?.trailers
+    if (type === MapType.GrpcInitialMetadata) return this.grpcDelivering()?.initialMetadata
+    if (type === MapType.GrpcTrailingMetadata) return this.grpcDelivering()?.trailingMetadata
     return undefined
+  }
+
+  /** Like delivering(), for the gRPC callbacks (maps 4/5, buffer 5; read-only). */
+  private grpcDelivering (): GrpcDelivery | undefined {
+    const d = this.grpcDelivery
+    return d !== undefined && this.vm.current() === this ? d : undefined
   }
 
   /** The callout answer, only while its callback (not what it defers) runs on this root. */
@@ -221,6 +233,7 @@ export class StreamContext extends BaseContext {
   override headerMap (type: MapType): HeaderMap | undefined {
     // A callout's answer is the root's; a filter that switched here still reads it.
     if (type === MapType.HttpCallResponseHeaders || type === MapType.HttpCallResponseTrailers) return this.root.headerMap(type)
+    if (type === MapType.GrpcInitialMetadata || type === MapType.GrpcTrailingMetadata) return this.root.headerMap(type)
     return this.stream.headerMap(type)
   }
 
@@ -230,6 +243,7 @@ export class StreamContext extends BaseContext {
 
   override buffer (type: BufferType): HostBuffer | undefined {
     if (type === BufferType.HttpCallResponseBody) return this.root.buffer(type)
+    if (type === BufferType.GrpcReceiveBuffer) return this.root.buffer(type)
     return this.stream.buffer(type, this) ?? super.buffer(type)
   }
 

@@ -5,6 +5,7 @@ import { errors } from '../errors'
 import { compileModule, ModuleError, type CompiledModule } from '../vm/module'
 import type { StreamAdapter } from './adapter'
 import { HttpStream } from './http-stream'
+import { GrpcChannels } from './grpc-channels'
 import { PinoSink, type PinoLike } from './logger'
 import { MetricsRegistry } from './metrics'
 import { Plugin } from './plugin'
@@ -51,11 +52,13 @@ export class WasmHost {
   readonly metrics = new MetricsRegistry()
   private closed = false
   private readonly upstreams: Upstreams
+  private readonly grpc: GrpcChannels
 
   private constructor (readonly plugins: Plugin[], readonly vms: ProxyVm[], private readonly options: HostOptions) {
     for (const p of plugins) this.byName.set(p.name, p)
     this.upstreams = new Upstreams(options.clusters ?? [], options.bodyLimit)
     this.metrics.vmMemory = () => this.stats().map(s => ({ vmId: s.vmId, filters: s.plugins, bytes: s.memoryBytes }))
+    this.grpc = new GrpcChannels(options.clusters ?? [])
   }
 
   static async start (specs: PluginSpec[], options: HostOptions): Promise<WasmHost> {
@@ -93,7 +96,9 @@ export class WasmHost {
               environ: spec.vm.environ,
               log: new PinoSink(options.logger, spec.name, 0),
               upstreams: host.upstreams,
-              metrics: host.metrics
+              metrics: host.metrics,
+              grpc: host.grpc,
+              grpcMessageLimit: options.bodyLimit
             })
           } catch (err) {
             if (err instanceof VmStartError) throw new errors.Start(`${spec.source}: ${spec.keyPrefix}${spec.vmKey}.code: ${spec.vm.codeSource}: ${err.message}`)
@@ -166,6 +171,7 @@ export class WasmHost {
   /** Aborts every callout in flight; none is delivered (the app is closing). */
   cancelCallouts (): void {
     for (const vm of this.vms) vm.callouts.cancelAll()
+    for (const vm of this.vms) vm.grpcCallouts.cancelAll()
   }
 
   /** Callouts cancelled, root on_done/on_delete for every plugin, timers stop, connections close. */
@@ -177,6 +183,7 @@ export class WasmHost {
     // A root's on_done may still have called out: those are dropped too.
     this.cancelCallouts()
     await this.upstreams.close()
+    await this.grpc.close()
   }
 
   stats (): VmStats[] {

@@ -1,7 +1,7 @@
 import { AbiVersion, LogLevel } from '../abi/enums'
 import { buildImports } from '../host'
 import { WasmResult } from '../abi/status'
-import type { HostContext, HostVm, HttpCallRequest, LogSink } from '../host/types'
+import type { GrpcCallRequest, HostContext, HostVm, HttpCallRequest, LogSink } from '../host/types'
 import type { CompiledModule } from '../vm/module'
 import { ProcExit, describeTrap } from '../vm/traps'
 import { Restriction, WasmVm, type WasmFunction } from '../vm/vm'
@@ -10,6 +10,8 @@ import { ReadOnlyBuffer } from './buffers'
 import { HttpCallouts } from './callouts'
 import { BaseContext, RootContext, RootPhase, StreamContext, VmContext } from './contexts'
 import { MetricsRegistry } from './metrics'
+import type { GrpcChannels } from './grpc-channels'
+import { GrpcCallouts } from './grpc-callouts'
 import type { PluginInfo } from './plugin-info'
 import type { Upstreams } from './upstreams'
 import { VmMetrics } from './vm-metrics'
@@ -28,6 +30,12 @@ interface Callbacks {
   responseTrailers?: WasmFunction
   log?: WasmFunction
   httpCallResponse?: WasmFunction
+  grpcInitialMetadata?: WasmFunction
+  grpcReceive?: WasmFunction
+  grpcTrailingMetadata?: WasmFunction
+  /** The export grpcTrailingMetadata came from: ABI 0.1.0 SDKs use proxy_on_grpc_trailing_metadata. */
+  grpcTrailingMetadataName?: string
+  grpcClose?: WasmFunction
   done?: WasmFunction
   delete?: WasmFunction
 }
@@ -43,6 +51,10 @@ export interface VmOptions {
   upstreams?: Upstreams
   /** The app's metrics (default: a registry of this VM's own). */
   metrics?: MetricsRegistry
+  /** The clusters proxy_grpc_call/proxy_grpc_stream may reach (none: every call answers ParseFailure). */
+  grpc?: GrpcChannels
+  /** The largest gRPC message a callout accepts (default 4 MiB, gRPC's usual limit). */
+  grpcMessageLimit?: number
 }
 
 /** Thrown when a module cannot be started; the config layer adds file and key. */
@@ -69,6 +81,7 @@ export class ProxyVm implements HostVm {
   readonly callouts: HttpCallouts
   readonly registry: MetricsRegistry
   readonly metrics: VmMetrics
+  readonly grpcCallouts: GrpcCallouts
   /** The last error-level line logged from the VM context (start code), quoted in failure reports. */
   private lastErrorLog: string | undefined
   private nextId = 1
@@ -89,9 +102,11 @@ export class ProxyVm implements HostVm {
       filter: () => this.ownerRoot()?.plugin.name ?? '',
       log: () => this.ctx().log
     })
+    this.grpcCallouts = new GrpcCallouts(this, options.grpc, options.grpcMessageLimit ?? 4 * 1024 * 1024)
     // Paused requests learn of a failure that happens in another callback.
     this.wasm.onFail(() => {
       this.callouts.abortAll()
+      this.grpcCallouts.cancelAll()
       for (const c of this.streamContexts()) c.stream.vmFailed(c)
     })
   }
@@ -171,6 +186,11 @@ export class ProxyVm implements HostVm {
       responseTrailers: f('proxy_on_response_trailers'),
       log: f('proxy_on_log'),
       httpCallResponse: f('proxy_on_http_call_response'),
+      grpcInitialMetadata: f('proxy_on_grpc_receive_initial_metadata'),
+      grpcReceive: f('proxy_on_grpc_receive'),
+      grpcTrailingMetadata: f('proxy_on_grpc_receive_trailing_metadata') ?? f('proxy_on_grpc_trailing_metadata'),
+      grpcTrailingMetadataName: f('proxy_on_grpc_receive_trailing_metadata') !== undefined ? 'proxy_on_grpc_receive_trailing_metadata' : 'proxy_on_grpc_trailing_metadata',
+      grpcClose: f('proxy_on_grpc_close'),
       done: f('proxy_on_done'),
       delete: f('proxy_on_delete')
     }
@@ -228,6 +248,23 @@ export class ProxyVm implements HostVm {
     return this.rootOf(this.effectiveCtx ?? this.currentCtx) ?? this.roots[0]
   }
 
+  grpcCall (request: GrpcCallRequest, stream: boolean): { status: WasmResult, token: number } {
+    const origin = this.effectiveCtx ?? this.currentCtx
+    const root = this.rootOf(origin)
+    if (root === undefined) return { status: WasmResult.BadArgument, token: 0 }
+    return this.grpcCallouts.dispatch(root, origin, request, stream)
+  }
+
+  grpcSend (token: number, message: Buffer, endStream: boolean): WasmResult {
+    const root = this.rootOf(this.effectiveCtx ?? this.currentCtx)
+    return root === undefined ? WasmResult.NotFound : this.grpcCallouts.send(root, token, message, endStream)
+  }
+
+  grpcEnd (token: number, cancel: boolean): WasmResult {
+    const root = this.rootOf(this.effectiveCtx ?? this.currentCtx)
+    return root === undefined ? WasmResult.NotFound : this.grpcCallouts.end(root, token, cancel)
+  }
+
   /** Callouts and their status belong to the root of the current (or effective) context. */
   private rootOf (ctx: BaseContext): RootContext | undefined {
     if (ctx instanceof RootContext) return ctx
@@ -264,6 +301,7 @@ export class ProxyVm implements HostVm {
     this.contexts.delete(ctx.id)
     if (this.effectiveCtx === ctx) this.effectiveCtx = undefined
     this.callouts.contextRemoved(ctx)
+    this.grpcCallouts.contextRemoved(ctx)
   }
 
   /** Stream contexts currently alive (for failure fan-out and leak checks). */

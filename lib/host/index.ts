@@ -6,6 +6,7 @@ import type { WasmImports } from '../vm/wasm-api'
 import { bufferFunctions } from './buffers'
 import { calloutFunctions } from './callouts'
 import { emscriptenFunctions } from './emscripten'
+import { grpcFunctions } from './grpc'
 import { headerFunctions } from './headers'
 import { loggingFunctions } from './logging'
 import { metricFunctions } from './metrics'
@@ -57,6 +58,7 @@ export function buildImports (vm: HostVm, report: (name: string, err: unknown) =
     ...streamFunctions(vm),
     ...calloutFunctions(vm),
     ...metricFunctions(vm),
+    ...grpcFunctions(vm),
     ...pendingFunctions(vm),
     ...emscriptenFunctions()
   }

@@ -7,7 +7,6 @@ import type { HostVm } from './types'
  * import them load, and answer Unimplemented with a warning.
  */
 const NAMES = [
-  'proxy_grpc_call', 'proxy_grpc_stream', 'proxy_grpc_send', 'proxy_grpc_cancel', 'proxy_grpc_close',
   'proxy_get_shared_data', 'proxy_set_shared_data', 'proxy_register_shared_queue', 'proxy_resolve_shared_queue',
   'proxy_enqueue_shared_queue', 'proxy_dequeue_shared_queue',
   'proxy_call_foreign_function'

@@ -38,6 +38,19 @@ export interface HttpCallRequest {
   timeoutMs: number
 }
 
+/** A proxy_grpc_call or proxy_grpc_stream, validated by the host function. */
+export interface GrpcCallRequest {
+  cluster: string
+  service: string
+  method: string
+  /** Initial metadata, flat [name, value, ...], names lower-cased, no pseudo-headers. */
+  metadata: string[]
+  /** The request message of a unary call (none for a stream). */
+  message?: Buffer
+  /** Unary calls: 0 = the cluster's default timeout (none if it has none). */
+  timeoutMs: number
+}
+
 /** A log sink with a level; the Fastify layer backs it with pino. */
 export interface LogSink {
   /** Whether a message at this Proxy-Wasm level would be written. */
@@ -95,4 +108,10 @@ export interface HostVm {
   httpCall (request: HttpCallRequest): { status: WasmResult, token: number }
   /** Metrics of the filter whose context is current (or effective). */
   readonly metrics: HostMetrics
+  /** Starts a unary gRPC call (`stream` false) or opens a gRPC stream for the root of the current context. */
+  grpcCall (request: GrpcCallRequest, stream: boolean): { status: WasmResult, token: number }
+  /** Sends a message on a gRPC stream of the current context's root. */
+  grpcSend (token: number, message: Buffer, endStream: boolean): WasmResult
+  /** proxy_grpc_cancel (`cancel` true) or proxy_grpc_close. */
+  grpcEnd (token: number, cancel: boolean): WasmResult
 }
