@@ -160,7 +160,7 @@ export function setStreamAttribute (path: string[], value: Buffer, s: AttributeS
     if (res === undefined || !s.responseHeadersWritable()) return WasmResult.BadArgument
     if (field === 'code') {
       const code = value.length === 8 ? Number(value.readBigInt64LE()) : Number(text)
-      if (!Number.isInteger(code) || code < 100 || code > 599) return WasmResult.BadArgument
+      if (!Number.isInteger(code) || code < 200 || code > 599) return WasmResult.BadArgument
       res.replace(':status', String(code))
       return WasmResult.Ok
     }

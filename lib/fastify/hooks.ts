@@ -107,6 +107,9 @@ export function buildHooks (host: WasmHost, chains: ChainResolver) {
 
   /** A filter that made the status 204 or 304 made the body go away. */
   function withoutBodyIfNone (adapter: FastifyStreamAdapter, payload: unknown): unknown {
+    // Node writes the header block in a string body's encoding (utf8): bytes a
+    // filter wrote above 0x7f would change on the wire. A Buffer keeps them.
+    if (typeof payload === 'string' && adapter.wroteHighBytes) payload = Buffer.from(payload)
     if (!bodiless(adapter.reply.statusCode)) return payload
     asNodeStream(payload)?.destroy()
     adapter.reply.removeHeader('content-length')

@@ -212,6 +212,9 @@ export class FastifyStreamAdapter implements StreamAdapter {
     }
   }
 
+  /** Whether a filter wrote a response header byte above 0x7f (see hooks: string bodies). */
+  wroteHighBytes = false
+
   /** Writes the filters' response-header edits (and :status) to the reply. */
   commitResponseHeaders (): void {
     const map = this.stream.finalResponseHeaders
@@ -229,7 +232,10 @@ export class FastifyStreamAdapter implements StreamAdapter {
       for (const name of Object.keys(next)) {
         // Connection-level headers are the server's, not a filter's to set.
         if (isHopByHop(name, undefined)) continue
-        if (!sameValue(before[name], next[name])) reply.header(name, next[name])
+        if (!sameValue(before[name], next[name])) {
+          reply.header(name, next[name])
+          if (highBytes(next[name])) this.wroteHighBytes = true
+        }
       }
     }
     if (hasHopByHop(before)) stripHopByHop(reply)
@@ -295,6 +301,13 @@ function hasHopByHop (headers: OutgoingHttpHeaders): boolean {
   if (headers.connection !== undefined) return true
   for (const name of UPSTREAM_HOP_BY_HOP) if (headers[name] !== undefined) return true
   return false
+}
+
+// eslint-disable-next-line no-control-regex
+const HIGH = /[^\x00-\x7f]/
+
+function highBytes (v: string | string[]): boolean {
+  return Array.isArray(v) ? v.some(x => HIGH.test(x)) : HIGH.test(v)
 }
 
 function sameValue (a: OutgoingHttpHeaders[string], b: string | string[]): boolean {

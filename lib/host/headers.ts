@@ -6,7 +6,8 @@ import { copyLatin1Out, copyPairsOut } from './copy'
 import type { HostContext, HostVm } from './types'
 
 // Values some pseudo-headers must have before they may reach Node.
-const STATUS = /^[1-5][0-9][0-9]$/
+// A final status: 1xx are interim answers and cannot end a response.
+const STATUS = /^[2-5][0-9][0-9]$/
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 // eslint-disable-next-line no-control-regex
 const NO_SPACE = /^[^\x00-\x20\x7f]+$/

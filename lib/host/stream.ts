@@ -36,7 +36,8 @@ export function streamFunctions (vm: HostVm) {
       const body = vm.mem.copy(bodyPtr, bodyLen)
       if (details === null || body === null || !vm.mem.valid(headersPtr, headersLen)) return WasmResult.InvalidMemoryAccess
       const code = status >>> 0
-      if (code < 100 || code > 599) return WasmResult.BadArgument
+      // 1xx are interim answers: a local reply must be a final one.
+      if (code < 200 || code > 599) return WasmResult.BadArgument
       const headers = parsePairs(vm.mem.buf, headersPtr >>> 0, headersLen >>> 0)
       if (headers === null) return WasmResult.BadArgument
       const ctx = vm.ctx()
